@@ -1,0 +1,99 @@
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from vaegan.config import Config
+from vaegan.losses import LPIPS, VAEGANLoss, adaptive_weight, kl_per_image
+from vaegan.models import build_model
+
+
+def test_kl_matches_the_closed_form_of_torch_distributions():
+    mu, logvar = torch.randn(6, 5), torch.randn(6, 5)
+    expected = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(1)
+    assert torch.allclose(kl_per_image(mu, logvar), expected, atol=1e-5)
+
+
+def setup(**overrides):
+    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.0, **overrides)
+    model = build_model(cfg)
+    return cfg, model, VAEGANLoss(cfg)
+
+
+def test_kl_term_reaches_the_total_loss_and_its_gradient():
+    x = torch.rand(4, 1, 28, 28)
+    results = []
+    for beta in (0.0, 1.0):
+        torch.manual_seed(1)  # same init and same posterior sample for both betas
+        cfg, model, loss_fn = setup(kl_weight=beta)
+        out = model(x)
+        out.logvar.retain_grad()
+        loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
+        loss.backward()
+        assert torch.allclose(loss, logs["rec"] + beta * logs["kl"])
+        results.append((loss.item(), logs["kl"].item(), out.logvar.grad.clone(), out.logvar.detach()))
+    (loss0, kl, grad0, logvar), (loss1, _, grad1, _) = results
+    assert kl > 0 and loss1 == pytest.approx(loss0 + kl, rel=1e-5)
+    # The KL adds d/dlogvar mean_b KL = 0.5 * (exp(logvar) - 1) / B to the gradient.
+    assert torch.allclose(grad1 - grad0, 0.5 * (logvar.exp() - 1) / 4, atol=1e-5)
+
+
+def test_kl_warmup_is_linear():
+    _, _, loss_fn = setup(kl_weight=0.5, kl_warmup_steps=100)
+    assert [loss_fn.kl_weight(s) for s in (0, 50, 100, 500)] == [0.0, 0.25, 0.5, 0.5]
+
+
+def test_perceptual_term_is_weighted_per_pixel_and_backpropagates():
+    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.5)
+    model = build_model(cfg)
+    loss_fn = VAEGANLoss(cfg, LPIPS("random"))
+    x = torch.rand(3, 1, 28, 28)
+    out = model(x)
+    loss, logs = loss_fn.generator_loss(x, out, 0, model.last_layer)
+    assert torch.allclose(logs["nll"], logs["rec"] + 0.5 * 784 * logs["lpips"])
+    grad = torch.autograd.grad(0.5 * 784 * loss_fn.terms(x, out)["lpips"].mean(), model.last_layer)[0]
+    assert grad.abs().sum() > 0
+
+
+def test_adaptive_weight_matches_a_hand_computation():
+    w = torch.randn(3, 4, requires_grad=True)
+    h = torch.randn(5, 4)
+    y = h @ w.T
+    nll, g_loss = (y ** 2).sum(), -(y.sum())
+    # by hand: d/dw sum((h w^T)^2) = 2 y^T h ; d/dw -sum(h w^T) = -1^T h per row
+    rec_grad = 2 * y.detach().T @ h
+    gan_grad = -torch.ones(3, 5) @ h
+    expected = rec_grad.norm() / (gan_grad.norm() + 1e-4)
+    assert torch.allclose(adaptive_weight(nll, g_loss, w), expected)
+    assert adaptive_weight(nll * 1e12, g_loss, w) == 1e4  # clamped
+
+
+def test_generator_and_discriminator_updates_do_not_leak_gradients():
+    cfg, model, loss_fn = setup(use_gan=True, disc_start=0)
+    x = torch.rand(4, 1, 28, 28)
+    out = model(x)
+    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
+    assert "g_loss" in logs and logs["d_weight"] > 0
+    loss.backward()
+    assert all(p.grad is None for p in loss_fn.discriminator.parameters())
+    assert model.last_layer.grad is not None
+    model.zero_grad(set_to_none=True)
+    d_loss, d_logs = loss_fn.discriminator_loss(x, out.recon)
+    d_loss.backward()
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.grad is not None for p in loss_fn.discriminator.parameters())
+
+
+def test_no_adversarial_term_before_disc_start():
+    cfg, model, loss_fn = setup(use_gan=True, disc_start=10)
+    x = torch.rand(2, 1, 28, 28)
+    _, logs = loss_fn.generator_loss(x, model(x), step=9, last_layer=model.last_layer)
+    assert "g_loss" not in logs and not loss_fn.gan_active(9) and loss_fn.gan_active(10)
+
+
+@pytest.mark.parametrize("kind", ["hinge", "vanilla"])
+def test_discriminator_losses_at_known_logits(kind):
+    cfg, _, loss_fn = setup(use_gan=True, disc_loss=kind)
+    real, fake = torch.full((2, 1, 5, 5), 2.0), torch.full((2, 1, 5, 5), -2.0)
+    value = loss_fn._d_loss(real, fake).item()
+    expected = 0.0 if kind == "hinge" else torch.nn.functional.softplus(torch.tensor(-2.0)).item()
+    assert value == pytest.approx(expected, abs=1e-6)

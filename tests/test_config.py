@@ -1,0 +1,50 @@
+import pytest
+import yaml
+
+from vaegan.cli import parse_train_args, train_parser
+from vaegan.config import FIELDS, ConfigError, build_config, load_yaml
+
+
+def test_every_config_field_has_a_flag_with_help():
+    text = train_parser().format_help()
+    for name, f in FIELDS.items():
+        assert "--" + name.replace("_", "-") in text
+        assert f.metadata["help"]
+
+
+def test_yaml_then_flags_override(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump({"latent": 16, "lr": 0.01, "use_gan": True}))
+    (cfg,) = parse_train_args(["--config", str(cfg_file), "--lr", "0.002"])
+    assert (cfg.latent, cfg.lr, cfg.use_gan) == (16, 0.002, True)
+
+
+def test_latent_sweep_gives_one_config_per_size():
+    configs = parse_train_args(["--latent", "2", "4", "16", "--use_gan"])
+    assert [c.latent for c in configs] == [2, 4, 16]
+    assert [str(c.run_dir()) for c in configs] == [f"runs/mnist-latent{n}-gan" for n in (2, 4, 16)]
+
+
+def test_underscore_and_dash_spellings_are_the_same_flag():
+    assert parse_train_args(["--use_gan"])[0].use_gan and parse_train_args(["--use-gan"])[0].use_gan
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"latnet": 3}, "unknown config key 'latnet'"),
+    ({"latent": 0}, "latent must be >= 1"),
+    ({"lr": 0.0}, "lr must be > 0"),
+    ({"batch_size": "64"}, "batch_size' must be int"),
+    ({"use_gan": 1}, "use_gan' must be bool"),
+    ({"dataset": "cifar"}, "dataset must be one of"),
+    ({"channels": [32, 64]}, "channels must list 3 levels"),
+    ({"arch": "mlp", "latent_shape": "spatial"}, "needs --arch unet"),
+])
+def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        build_config(overrides)
+
+
+def test_shipped_recipes_load(tmp_path):
+    from tests.conftest import ROOT
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        build_config(load_yaml(str(path)))

@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import FASHION, ROOT, TINY
+from vaegan.cli import parse_train_args
+from vaegan.config import ConfigError
+from vaegan.logger import read_metrics
+from vaegan.trainer import Trainer
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_end_to_end_cli_run_writes_the_run_files_and_resumes(idx_dir, tmp_path):
+    out = tmp_path / "run"
+    args = ["--latent", "4", "--use_gan", "--data-dir", str(idx_dir), "--out", str(out), *TINY]
+    first = run_cli(*args, "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    assert "RANDOM VGG backbone" in (out / "log.txt").read_text()
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["latent"] == 4 and config["use_gan"] is True
+    (epoch1,) = read_metrics(out / "metrics.jsonl")
+    for key in ("epoch", "train/loss", "train/rec", "train/kl", "train/lpips", "train/g_loss",
+                "train/d_loss", "test/mse", "test/psnr", "test/ssim"):
+        assert key in epoch1, key
+    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    assert {"model", "discriminator", "opt_g", "opt_d", "epoch", "step", "config"} <= set(ckpt)
+    assert ckpt["epoch"] == 1 and ckpt["step"] == 4  # 64 images / batch 16
+
+    again = run_cli(*args, "--epochs", "1")
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    assert len(read_metrics(out / "metrics.jsonl")) == 1
+
+    resumed = run_cli(*args, "--epochs", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=False)["step"] == 8
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_baselines_train_on_the_same_harness(idx_dir, tmp_path, arch):
+    (cfg,) = parse_train_args(["--arch", arch, "--latent", "2", "--perceptual-weight", "0", "--epochs", "1",
+                               "--data-dir", str(idx_dir), "--out", str(tmp_path / arch), *TINY])
+    metrics = Trainer(cfg).fit()
+    assert metrics["epoch"] == 1 and metrics["test/neg_elbo"] > 0
+
+
+def test_incompatible_checkpoint_is_refused(idx_dir, tmp_path):
+    common = ["--data-dir", str(idx_dir), "--out", str(tmp_path / "r"), "--epochs", "1",
+              "--perceptual-weight", "0", *TINY]
+    Trainer(parse_train_args(["--latent", "4", *common])[0]).fit()
+    with pytest.raises(ConfigError, match="latent: 4 in checkpoint, 8 now"):
+        Trainer(parse_train_args(["--latent", "8", "--resume", *common])[0])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--latent", "0"], "latent must be >= 1"),
+    (["--batch-size", "-1"], "batch_size must be >= 1"),
+    (["--lr", "0"], "lr must be > 0"),
+    (["--dataset", "cifar"], "invalid choice"),
+    (["--data-dir", "/nonexistent"], "does not exist"),
+    (["--lpips-backbone", "/nonexistent.pth"], "no such file"),
+    (["--config", "/nonexistent.yaml"], "config file not found"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, idx_dir, args, message):
+    out = tmp_path / "run"
+    data = [] if "--data-dir" in args else ["--data-dir", str(idx_dir)]
+    result = run_cli("--out", str(out), "--epochs", "1", *data, *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_short_real_fashion_mnist_run_beats_its_initialisation(tmp_path):
+    (cfg,) = parse_train_args(["--dataset", "fashion-mnist", "--latent", "16", "--limit-train", "2000",
+                               "--limit-test", "500", "--epochs", "2", "--perceptual-weight", "0",
+                               "--lr", "2e-3", "--out", str(tmp_path / "fm"), *TINY])
+    trainer = Trainer(cfg)
+    before = trainer.evaluate()["test/mse"]
+    after = trainer.fit()["test/mse"]
+    assert after < 0.5 * before, (before, after)

@@ -1,0 +1,163 @@
+"""The one config object: every knob of a run, its default, its help text and its validation.
+
+Precedence is dataclass default < YAML file (`--config`) < command-line flag. The CLI is
+generated from the fields below, so `--help` can never drift from what the trainer reads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+DATASETS = ("mnist", "fashion-mnist")
+
+
+class ConfigError(ValueError):
+    """Bad user input: reported as one line and exit code 2, never as a traceback."""
+
+
+def opt(default: Any, help: str, choices: Optional[tuple] = None, minimum: Optional[float] = None,
+        exclusive: bool = False):
+    """A config field with its help text, allowed choices and lower bound."""
+    meta = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Config:
+    # data
+    dataset: str = opt("mnist", "dataset name", choices=DATASETS)
+    data_dir: Optional[str] = opt(None, "folder holding the IDX files (train-images-idx3-ubyte[.gz], "
+                                        "train-labels-idx1-ubyte[.gz], t10k-...); default: find or download")
+    limit_train: Optional[int] = opt(None, "use only the first N training images", minimum=1)
+    limit_test: Optional[int] = opt(None, "use only the first N test images", minimum=1)
+    # model
+    arch: str = opt("unet", "unet: U-Net-style VAE; mlp / conv: the classic baselines",
+                    choices=("unet", "mlp", "conv"))
+    latent: int = opt(4, "latent size: dims of the vector latent, or channels of the spatial one", minimum=1)
+    latent_shape: str = opt("vector", "vector: a flat N-dim latent; spatial: N channels at 1/4 resolution "
+                                      "(unet only)", choices=("vector", "spatial"))
+    channels: list = opt([32, 64, 128], "unet: channels per resolution level (28, 14, 7 px)")
+    num_res_blocks: int = opt(1, "unet: residual blocks per level", minimum=1)
+    attn_heads: int = opt(4, "unet: heads of the mid-block self-attention", minimum=1)
+    hidden: int = opt(400, "mlp: hidden width; conv: width of the dense layer", minimum=1)
+    # loss
+    recon_loss: str = opt("bce", "reconstruction loss, summed over pixels per image",
+                          choices=("bce", "mse", "l1"))
+    kl_weight: float = opt(1.0, "beta: weight of the per-image KL (nats); 1 is the true ELBO", minimum=0)
+    kl_warmup_steps: int = opt(0, "ramp beta linearly from 0 over this many steps", minimum=0)
+    perceptual_weight: float = opt(1.0, "LPIPS weight per pixel (taming's convention: per image the "
+                                        "term is weight * LPIPS * C*H*W); 0 turns it off", minimum=0)
+    lpips_backbone: str = opt("pretrained", "VGG16 for LPIPS: 'pretrained' (torchvision download), "
+                                            "a path to a local VGG16 state dict, or 'random' (tests only)")
+    use_gan: bool = opt(False, "add the PatchGAN adversarial loss")
+    disc_loss: str = opt("hinge", "discriminator loss", choices=("hinge", "vanilla"))
+    disc_start: int = opt(500, "global step at which the discriminator and the adversarial term start",
+                          minimum=0)
+    disc_weight: float = opt(0.5, "scale of the adaptive adversarial weight", minimum=0)
+    disc_channels: int = opt(64, "PatchGAN width", minimum=1)
+    # optimisation
+    optimizer: str = opt("adam", "optimizer for both networks", choices=("adam", "adamw"))
+    lr: float = opt(1e-3, "learning rate of the VAE", minimum=0, exclusive=True)
+    disc_lr: Optional[float] = opt(None, "learning rate of the discriminator (default: --lr)",
+                                   minimum=0, exclusive=True)
+    beta1: float = opt(0.9, "Adam beta1", minimum=0)
+    beta2: float = opt(0.999, "Adam beta2", minimum=0)
+    weight_decay: float = opt(0.0, "weight decay (decoupled with adamw)", minimum=0)
+    batch_size: int = opt(128, "training batch size", minimum=1)
+    eval_batch_size: int = opt(500, "batch size for test-set evaluation", minimum=1)
+    epochs: int = opt(10, "train until this epoch (with --resume: total, not additional)", minimum=0)
+    # run
+    seed: int = opt(0, "random seed (model init, data order, sampling)")
+    device: str = opt("auto", "auto picks cuda when available", choices=("auto", "cpu", "cuda"))
+    out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
+    resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
+
+    def run_dir(self) -> Path:
+        if self.out:
+            return Path(self.out)
+        name = f"{self.dataset}-latent{self.latent}"
+        name += "-spatial" if self.latent_shape == "spatial" else ""
+        name += "-gan" if self.use_gan else ""
+        name += "" if self.arch == "unet" else f"-{self.arch}"
+        return Path("runs") / name
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+TYPES = typing.get_type_hints(Config)
+
+
+def _base_type(name: str) -> type:
+    hint = TYPES[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def check_value(name: str, value: Any) -> Any:
+    """Type-check and range-check one value; returns it (ints are accepted for floats)."""
+    if name not in FIELDS:
+        raise ConfigError(f"unknown config key '{name}' (known: {', '.join(FIELDS)})")
+    meta, kind = FIELDS[name].metadata, _base_type(name)
+    if value is None:
+        if TYPES[name] is kind:  # not Optional
+            raise ConfigError(f"config key '{name}' must not be empty")
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is list:
+        if not isinstance(value, list) or not value or not all(isinstance(v, int) and v > 0 for v in value):
+            raise ConfigError(f"config key '{name}' must be a list of positive integers, got {value!r}")
+    elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"config key '{name}' must be {kind.__name__}, got {value!r}")
+    if meta["choices"] and value not in meta["choices"]:
+        raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}, got '{value}'")
+    low = meta["minimum"]
+    if low is not None and (value <= low if meta["exclusive"] else value < low):
+        raise ConfigError(f"{name} must be {'>' if meta['exclusive'] else '>='} {low}, got {value}")
+    return value
+
+
+def validate(cfg: Config) -> Config:
+    for name in FIELDS:
+        check_value(name, getattr(cfg, name))
+    if cfg.latent_shape == "spatial" and cfg.arch != "unet":
+        raise ConfigError("--latent-shape spatial needs --arch unet")
+    if cfg.arch == "unet" and len(cfg.channels) != 3:
+        raise ConfigError(f"channels must list 3 levels (28, 14, 7 px), got {cfg.channels}")
+    if cfg.arch == "unet" and any(c % 8 for c in cfg.channels):
+        raise ConfigError(f"channels must be multiples of 8 (GroupNorm groups), got {cfg.channels}")
+    if cfg.arch == "unet" and cfg.channels[-1] % cfg.attn_heads:
+        raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
+    return cfg
+
+
+def load_yaml(path: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def build_config(overrides: dict) -> Config:
+    """Defaults, then `overrides` (already merged YAML + CLI), checked key by key."""
+    checked = {k: check_value(k, v) for k, v in overrides.items()}
+    return validate(Config(**checked))
+
+
+def save_yaml(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

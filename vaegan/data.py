@@ -1,0 +1,152 @@
+"""MNIST-like data: IDX files read straight into one resident tensor, batches sliced from it.
+
+No per-item transforms: a whole epoch is a `randperm` and index slicing (see PITFALLS: per-item
+ToTensor DataLoaders cost seconds per epoch on CPU).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import torch
+
+from .config import Config, ConfigError
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
+}
+
+
+class DataError(ConfigError):
+    """Missing or corrupt data files: a one-line, user-facing error."""
+
+
+@dataclass
+class ImageSplit:
+    images: torch.Tensor  # float32 [N, 1, H, W] in [0, 1]
+    labels: torch.Tensor  # int64 [N]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def to(self, device: torch.device) -> "ImageSplit":
+        return ImageSplit(self.images.to(device), self.labels.to(device))
+
+
+def _read_bytes(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if path.suffix != ".gz":
+        return raw
+    try:  # the stream reader, unlike gzip.decompress, raises on a truncated stream
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path} is not a valid gzip file ({e}); re-download it") from None
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """Parse an unsigned-byte IDX file (the MNIST format) into a uint8 tensor."""
+    data = _read_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
+        raise DataError(f"{path} has a bad IDX magic number (expected 0x0000 08 0N); re-download it")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path} is truncated inside its header; re-download it")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    count = 1
+    for d in dims:
+        count *= d
+    if len(data) != header + count:
+        raise DataError(f"{path} holds {len(data) - header} bytes of data but its header promises "
+                        f"{count} ({'x'.join(map(str, dims))}); the file is truncated or corrupt")
+    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(dims)
+
+
+def _find(folder: Path, name: str) -> Optional[Path]:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def has_idx_files(folder: Path) -> bool:
+    return all(_find(folder, n) for pair in IDX_NAMES.values() for n in pair)
+
+
+def load_split(folder: Path, split: str, limit: Optional[int] = None) -> ImageSplit:
+    image_name, label_name = IDX_NAMES[split]
+    paths = [_find(folder, image_name), _find(folder, label_name)]
+    if not all(paths):
+        missing = [n for n, p in zip((image_name, label_name), paths) if p is None]
+        raise DataError(f"{folder} lacks {', '.join(missing)}[.gz]")
+    images, labels = read_idx(paths[0]), read_idx(paths[1])
+    if images.dim() != 3 or images.shape[1:] != (28, 28):
+        raise DataError(f"{paths[0]} holds images of shape {tuple(images.shape[1:])}; vaegan needs 28x28")
+    if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
+        raise DataError(f"{paths[1]} has {labels.shape[0]} labels for {images.shape[0]} images in "
+                        f"{paths[0].name}")
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return ImageSplit(images.unsqueeze(1).float().div_(255.0), labels.long())
+
+
+def _download(dataset: str, root: Path) -> Path:
+    """torchvision's download into a scratch folder, moved into place only when complete."""
+    import torchvision
+
+    name = TORCHVISION_CLASS[dataset]
+    cls = getattr(torchvision.datasets, name)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+        try:
+            cls(scratch, train=True, download=True)
+            cls(scratch, train=False, download=True)
+        except Exception as e:  # network errors come in many types; any of them means "no data"
+            reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
+            raise DataError(f"could not download {dataset} ({reason}); put its IDX files in a folder "
+                            f"and pass --data-dir DIR") from None
+        final = root / name
+        shutil.rmtree(final, ignore_errors=True)
+        shutil.move(str(Path(scratch) / name), str(final))
+    return final / "raw"
+
+
+def resolve_data_dir(cfg: Config, download_root: Path = Path("data")) -> Path:
+    """--data-dir if given; else a known local copy; else torchvision's download."""
+    if cfg.data_dir:
+        folder = Path(cfg.data_dir)
+        if not folder.is_dir():
+            raise DataError(f"--data-dir {folder} does not exist")
+        return folder
+    local = download_root / TORCHVISION_CLASS[cfg.dataset] / "raw"
+    if has_idx_files(local):
+        return local
+    if cfg.dataset == "fashion-mnist" and has_idx_files(DEBIAN_FASHION_MNIST):
+        return DEBIAN_FASHION_MNIST
+    return _download(cfg.dataset, download_root)
+
+
+def load_data(cfg: Config) -> tuple[ImageSplit, ImageSplit]:
+    folder = resolve_data_dir(cfg)
+    return load_split(folder, "train", cfg.limit_train), load_split(folder, "test", cfg.limit_test)
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Index tensors covering a fresh permutation of range(n); the last batch may be smaller."""
+    order = torch.randperm(n, generator=generator)
+    yield from order.split(batch_size)

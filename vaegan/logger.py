@@ -1,0 +1,64 @@
+"""One logger that fans out to the console, the run folder (log.txt, metrics.jsonl) and sinks
+such as W&B, with the same key names everywhere."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Protocol
+
+from tqdm.auto import tqdm
+
+
+class Sink(Protocol):
+    def log_metrics(self, metrics: dict, step: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, sinks: list[Sink] | None = None):
+        self.run_dir = run_dir
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.sinks = sinks or []
+
+    def info(self, message: str) -> None:
+        tqdm.write(message)
+        with open(self.run_dir / "log.txt", "a") as f:
+            f.write(message + "\n")
+
+    def log_step(self, metrics: dict, step: int) -> None:
+        for sink in self.sinks:
+            sink.log_metrics(metrics, step)
+
+    def log_epoch(self, metrics: dict, step: int) -> None:
+        """Append one JSON line (flushed and fsynced, so a crash cannot tear earlier lines)."""
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        keys = ("train/loss", "test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips")
+        shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
+        self.info(f"epoch {metrics['epoch']}: {shown}")
+        self.log_step(metrics, step)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """All complete records of a metrics.jsonl; a torn last line (crash mid-write) is dropped."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

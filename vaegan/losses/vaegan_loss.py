@@ -1,0 +1,108 @@
+"""One module owns every term of the VAE-GAN objective (in the spirit of taming's
+LPIPSWithDiscriminator) and returns named, detached terms for logging.
+
+Scales, per image (then averaged over the batch):
+  rec        = sum over the C*H*W pixels of BCE (nats) / squared error / absolute error
+  kl         = sum over latent dims of KL(q(z|x) || N(0, I)) in nats, weighted by beta (kl_weight)
+  perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
+  adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
+               last layer, times disc_weight, from step `disc_start` on.
+With bce and beta = 1, rec + kl is the negative ELBO in nats per image.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from ..config import Config
+from ..models import VAEOutput, build_discriminator
+from .perceptual import LPIPS
+
+
+def kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
+
+
+def rec_per_image(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    if kind == "bce":
+        err = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    elif kind == "mse":
+        err = (torch.sigmoid(logits) - x).pow(2)
+    else:
+        err = (torch.sigmoid(logits) - x).abs()
+    return err.flatten(1).sum(1)
+
+
+def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
+                    max_weight: float = 1e4) -> torch.Tensor:
+    """||dL_rec/dW|| / (||dL_gan/dW|| + 1e-4), clamped, W the decoder's last weight; no gradient."""
+    rec_grad = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
+    gan_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    return (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()
+
+
+def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean())
+
+
+def vanilla_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean())
+
+
+class VAEGANLoss(nn.Module):
+    def __init__(self, cfg: Config, perceptual: Optional[LPIPS] = None):
+        super().__init__()
+        self.cfg = cfg
+        self.perceptual = perceptual
+        self.discriminator = build_discriminator(cfg) if cfg.use_gan else None
+        self._d_loss = hinge_d_loss if cfg.disc_loss == "hinge" else vanilla_d_loss
+
+    def kl_weight(self, step: int) -> float:
+        warm = self.cfg.kl_warmup_steps
+        return self.cfg.kl_weight * (min(1.0, step / warm) if warm else 1.0)
+
+    def gan_active(self, step: int) -> bool:
+        return self.discriminator is not None and step >= self.cfg.disc_start
+
+    def terms(self, x: torch.Tensor, out: VAEOutput) -> dict[str, torch.Tensor]:
+        """Per-image rec, kl and (if enabled) lpips, in fp32, with gradients."""
+        logits, mu, logvar = out.logits.float(), out.mu.float(), out.logvar.float()
+        terms = {"rec": rec_per_image(self.cfg.recon_loss, logits, x), "kl": kl_per_image(mu, logvar)}
+        if self.perceptual is not None and self.cfg.perceptual_weight > 0:
+            terms["lpips"] = self.perceptual(torch.sigmoid(logits), x)
+        return terms
+
+    def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int,
+                       last_layer: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        terms = self.terms(x, out)
+        beta = self.kl_weight(step)
+        nll = terms["rec"].mean()
+        if "lpips" in terms:
+            nll = nll + self.cfg.perceptual_weight * x[0].numel() * terms["lpips"].mean()
+        kl = terms["kl"].mean()
+        loss = nll + beta * kl
+        logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
+        if "lpips" in terms:
+            logs["lpips"] = terms["lpips"].mean()
+        if self.gan_active(step):
+            # Detached D parameters: the generator's backward reaches the fake images, never D.
+            params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+            logits_fake = functional_call(self.discriminator, params, (torch.sigmoid(out.logits.float()),))
+            g_loss = -logits_fake.mean() if self.cfg.disc_loss == "hinge" else F.softplus(-logits_fake).mean()
+            d_weight = adaptive_weight(nll, g_loss, last_layer) * self.cfg.disc_weight
+            loss = loss + d_weight * g_loss
+            logs.update(g_loss=g_loss, d_weight=d_weight)
+        logs["loss"] = loss
+        return loss, {k: v.detach() for k, v in logs.items()}
+
+    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """fake: reconstructions in [0, 1]; detached here so D's update never reaches the VAE."""
+        logits_real = self.discriminator(x)
+        logits_fake = self.discriminator(fake.detach().float())
+        d_loss = self._d_loss(logits_real, logits_fake)
+        logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fake.mean()}
+        return d_loss, {k: v.detach() for k, v in logs.items()}

@@ -1,0 +1,69 @@
+"""Small composable U-Net blocks: residual conv, self-attention, down/up sampling."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+GROUPS = 8
+
+
+def norm(channels: int) -> nn.GroupNorm:
+    # GroupNorm, not BatchNorm: batch-size independent and no buffers to fight DDP over.
+    return nn.GroupNorm(GROUPS, channels)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            norm(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1),
+            norm(c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, padding=1),
+        )
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.skip(x) + self.body(x)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the pixels of a feature map, with a residual."""
+
+    def __init__(self, channels: int, heads: int = 4):
+        super().__init__()
+        self.heads = heads
+        self.norm = norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        q, k, v = rearrange(self.qkv(self.norm(x)), "b (three n d) h w -> three b n (h w) d",
+                            three=3, n=self.heads)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return x + self.proj(rearrange(out, "b n (h w) d -> b (n d) h w", h=h, w=w))
+
+
+class MidBlock(nn.Sequential):
+    def __init__(self, channels: int, heads: int):
+        super().__init__(ResBlock(channels, channels), SelfAttention(channels, heads),
+                         ResBlock(channels, channels))
+
+
+def res_stack(c_in: int, c_out: int, n: int) -> nn.Sequential:
+    return nn.Sequential(ResBlock(c_in, c_out), *[ResBlock(c_out, c_out) for _ in range(n - 1)])
+
+
+class Downsample(nn.Conv2d):
+    def __init__(self, channels: int):
+        super().__init__(channels, channels, 3, stride=2, padding=1)
+
+
+class Upsample(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))

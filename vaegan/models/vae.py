@@ -1,0 +1,53 @@
+"""What every VAE in vaegan shares: encode to (mu, logvar), reparameterize, decode z to logits.
+
+Decoders return logits; images are `sigmoid(logits)` in [0, 1]. Keeping logits lets the BCE
+loss use the numerically stable `binary_cross_entropy_with_logits`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class VAEOutput:
+    logits: torch.Tensor  # [B, 1, H, W] decoder output before the sigmoid
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+
+    @property
+    def recon(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+class VAE(nn.Module):
+    """Subclasses define `encode`, `decode`, `latent_dims` and `last_layer`."""
+
+    latent_dims: tuple[int, ...]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def last_layer(self) -> torch.Tensor:
+        """Weight of the decoder's final layer (for the adaptive GAN weight)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, sample: bool = True) -> VAEOutput:
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar) if sample else mu
+        return VAEOutput(self.decode(z), mu, logvar, z)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        return torch.randn((n, *self.latent_dims), generator=generator, device=device)

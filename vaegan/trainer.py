@@ -1,0 +1,157 @@
+"""The training loop, written out: set up, then for each epoch train, evaluate, log, checkpoint."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
+from .config import Config, ConfigError, save_yaml
+from .data import ImageSplit, load_data, shuffled_batches
+from .device import autocast, resolve_device, seed_everything
+from .logger import RunLogger, read_metrics
+from .losses import LPIPS, VAEGANLoss
+from .metrics import evaluate
+from .models import build_model
+
+LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
+
+
+class Callback(Protocol):
+    def on_epoch_end(self, trainer: "Trainer", metrics: dict) -> None: ...
+
+
+def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, callbacks: Optional[list[Callback]] = None):
+        self.cfg = cfg
+        self.run_dir = cfg.run_dir()
+        self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+        self._check_run_dir()
+        # Everything that can fail on bad input happens before the first file is written.
+        saved = load_checkpoint(self.ckpt_path) if cfg.resume else None
+        if saved is not None:
+            check_compatible(saved["config"], cfg.to_dict(), self.ckpt_path)
+        self.device = resolve_device(cfg.device)
+        train, test = load_data(cfg)
+        perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
+
+        seed_everything(cfg.seed)
+        self.train_data, self.test_data = train.to(self.device), test.to(self.device)
+        self.model = build_model(cfg).to(self.device)
+        self.loss_fn = VAEGANLoss(cfg, perceptual).to(self.device)
+        self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
+        self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
+                      if cfg.use_gan else None)
+        self.epoch, self.step = 0, 0
+        self.callbacks = callbacks or []
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_yaml(cfg, self.run_dir / "config.yaml")
+        self.logger = RunLogger(self.run_dir)
+        if saved is not None:
+            self._restore(saved)
+        if perceptual is not None and perceptual.random_backbone:
+            self.logger.info("WARNING: LPIPS uses a RANDOM VGG backbone (--lpips-backbone random); "
+                             "its values are not comparable to published LPIPS")
+
+    def _check_run_dir(self) -> None:
+        if self.cfg.resume and not self.ckpt_path.is_file():
+            raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
+        if not self.cfg.resume and self.ckpt_path.is_file():
+            raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or "
+                              f"--out DIR to start a new one")
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"--out {self.run_dir} exists and is not a folder")
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "discriminator": self.loss_fn.discriminator.state_dict() if self.cfg.use_gan else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+            "epoch": self.epoch, "step": self.step, "config": self.cfg.to_dict(),
+            "rng": torch.get_rng_state(),
+        }
+
+    def _restore(self, saved: dict) -> None:
+        load_weights(self.model, saved["model"], self.ckpt_path)
+        self.opt_g.load_state_dict(saved["opt_g"])
+        if self.opt_d is not None:
+            load_weights(self.loss_fn.discriminator, saved["discriminator"], self.ckpt_path, "discriminator")
+            self.opt_d.load_state_dict(saved["opt_d"])
+        self.epoch, self.step = saved["epoch"], saved["step"]
+        torch.set_rng_state(saved["rng"])
+        self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}")
+
+    # ----------------------------------------------------------------- training
+    def train_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with autocast(self.device):
+            out = self.model(x)
+        loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        if self.loss_fn.gan_active(self.step):
+            d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            logs.update(d_logs)
+        self.step += 1
+        return logs
+
+    def train_epoch(self) -> dict[str, float]:
+        self.model.train()
+        order = torch.Generator().manual_seed(self.cfg.seed * 100_003 + self.epoch)
+        batches = list(shuffled_batches(len(self.train_data), self.cfg.batch_size, order))
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}  # terms that start at disc_start exist only in some steps
+        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
+        for i, idx in enumerate(bar):
+            logs = self.train_step(self.train_data.images[idx.to(self.device)])
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + 1
+            if (i + 1) % LOG_EVERY == 0:
+                shown = {k: round(v.item(), 4) for k, v in logs.items() if k != "kl_weight"}
+                bar.set_postfix(shown)
+                self.logger.log_step({f"train/{k}": v for k, v in shown.items()}, self.step)
+        return {f"train/{k}": (v / counts[k]).item() for k, v in sums.items()}
+
+    def evaluate(self) -> dict[str, float]:
+        n_train = min(len(self.train_data), self.cfg.eval_batch_size * 4)
+        subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
+        metrics = evaluate(self.model, self.loss_fn, self.test_data, self.cfg.eval_batch_size, "test")
+        metrics.update(evaluate(self.model, self.loss_fn, subset, self.cfg.eval_batch_size, "train_eval"))
+        return metrics
+
+    def fit(self) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        self.logger.info(f"training {self.cfg.arch} VAE (latent {self.cfg.latent} {self.cfg.latent_shape}"
+                         f"{', GAN' if self.cfg.use_gan else ''}) on {len(self.train_data)} "
+                         f"{self.cfg.dataset} images, device {self.device}, run folder {self.run_dir}")
+        while self.epoch < self.cfg.epochs:
+            start = time.perf_counter()
+            train_metrics = self.train_epoch()
+            self.epoch += 1
+            metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate(),
+                       "time/epoch_s": time.perf_counter() - start}
+            self.logger.log_epoch(metrics, self.step)
+            save_checkpoint(self.state_dict(), self.ckpt_path)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, metrics)
+        self.logger.close()
+        return metrics
+
+
+def train(cfg: Config) -> dict[str, float]:
+    return Trainer(cfg).fit()
