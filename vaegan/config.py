@@ -71,13 +71,17 @@ class Config:
     beta2: float = opt(0.999, "Adam beta2", minimum=0)
     weight_decay: float = opt(0.0, "weight decay (decoupled with adamw)", minimum=0)
     batch_size: int = opt(128, "training batch size", minimum=1)
-    eval_batch_size: int = opt(500, "batch size for test-set evaluation", minimum=1)
+    eval_batch_size: int = opt(100, "batch size for evaluation", minimum=1)
+    eval_train_images: int = opt(1000, "evaluate each epoch on this many training images too "
+                                       "(train_eval/ metrics); 0 skips it", minimum=0)
     epochs: int = opt(10, "train until this epoch (with --resume: total, not additional)", minimum=0)
     # run
     seed: int = opt(0, "random seed (model init, data order, sampling)")
     device: str = opt("auto", "auto picks cuda when available", choices=("auto", "cpu", "cuda"))
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
+    assets_dir: str = opt("assets", "per-epoch GIFs and plots go to <assets-dir>/latent_<N>[-spatial][-<arch>]/")
+    visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)")
 
     def run_dir(self) -> Path:
         if self.out:

@@ -46,6 +46,14 @@ class RunLogger:
         self.info(f"epoch {metrics['epoch']}: {shown}")
         self.log_step(metrics, step)
 
+    def truncate_after(self, epoch: int) -> None:
+        """Keep only the records up to `epoch` (a resumed run redoes the later ones)."""
+        records = read_metrics(self.metrics_path)
+        kept = [r for r in records if r.get("epoch", 0) <= epoch]
+        tmp = self.metrics_path.with_name(self.metrics_path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.replace(tmp, self.metrics_path)
+
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()

@@ -21,7 +21,9 @@ LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level l
 
 
 class Callback(Protocol):
+    def on_fit_start(self, trainer: "Trainer") -> None: ...
     def on_epoch_end(self, trainer: "Trainer", metrics: dict) -> None: ...
+    def on_fit_end(self, trainer: "Trainer") -> None: ...
 
 
 def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
@@ -90,6 +92,7 @@ class Trainer:
             self.opt_d.load_state_dict(saved["opt_d"])
         self.epoch, self.step = saved["epoch"], saved["step"]
         torch.set_rng_state(saved["rng"])
+        self.logger.truncate_after(self.epoch)
         self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}")
 
     # ----------------------------------------------------------------- training
@@ -128,10 +131,11 @@ class Trainer:
         return {f"train/{k}": (v / counts[k]).item() for k, v in sums.items()}
 
     def evaluate(self) -> dict[str, float]:
-        n_train = min(len(self.train_data), self.cfg.eval_batch_size * 4)
-        subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
         metrics = evaluate(self.model, self.loss_fn, self.test_data, self.cfg.eval_batch_size, "test")
-        metrics.update(evaluate(self.model, self.loss_fn, subset, self.cfg.eval_batch_size, "train_eval"))
+        n_train = min(len(self.train_data), self.cfg.eval_train_images)
+        if n_train:
+            subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
+            metrics.update(evaluate(self.model, self.loss_fn, subset, self.cfg.eval_batch_size, "train_eval"))
         return metrics
 
     def fit(self) -> dict[str, float]:
@@ -139,6 +143,8 @@ class Trainer:
         self.logger.info(f"training {self.cfg.arch} VAE (latent {self.cfg.latent} {self.cfg.latent_shape}"
                          f"{', GAN' if self.cfg.use_gan else ''}) on {len(self.train_data)} "
                          f"{self.cfg.dataset} images, device {self.device}, run folder {self.run_dir}")
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
         while self.epoch < self.cfg.epochs:
             start = time.perf_counter()
             train_metrics = self.train_epoch()
@@ -146,12 +152,18 @@ class Trainer:
             metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate(),
                        "time/epoch_s": time.perf_counter() - start}
             self.logger.log_epoch(metrics, self.step)
-            save_checkpoint(self.state_dict(), self.ckpt_path)
+            # Frames before the checkpoint: after a crash in between, the resumed run redoes this
+            # epoch and overwrites them, instead of leaving an epoch without a frame.
             for callback in self.callbacks:
                 callback.on_epoch_end(self, metrics)
+            save_checkpoint(self.state_dict(), self.ckpt_path)
+        for callback in self.callbacks:
+            callback.on_fit_end(self)
         self.logger.close()
         return metrics
 
 
 def train(cfg: Config) -> dict[str, float]:
-    return Trainer(cfg).fit()
+    from .visuals import EvolutionAssets
+
+    return Trainer(cfg, [EvolutionAssets(cfg)] if cfg.visuals else []).fit()

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import TINY
+from vaegan.cli import parse_train_args
+from vaegan.trainer import train
+
+GIFS = ("latent_evolution.gif", "reconstruction_evolution.gif", "samples_evolution.gif")
+
+
+def gif_frames(path):
+    with Image.open(path) as im:
+        info = dict(im.info)
+        frames = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append((im.size, im.info.get("duration")))
+    return frames, info
+
+
+def run(idx_dir, tmp_path, latent, epochs, *extra):
+    args = ["--latent", str(latent), "--epochs", str(epochs), "--data-dir", str(idx_dir),
+            "--out", str(tmp_path / f"run{latent}"), "--assets-dir", str(tmp_path / "assets"),
+            "--perceptual-weight", "0", *TINY, *extra]
+    (cfg,) = parse_train_args(args)
+    return train(cfg)
+
+
+def test_two_epochs_give_two_equal_frames_per_gif_and_the_figures(idx_dir, tmp_path):
+    run(idx_dir, tmp_path, 2, 2)
+    folder = tmp_path / "assets" / "latent_2"
+    for name in GIFS:
+        frames, info = gif_frames(folder / name)
+        assert len(frames) == 2, name
+        assert frames[0][0] == frames[1][0], name  # equal size
+        assert info["loop"] == 0  # forever
+        assert frames[0][1] == 500  # milliseconds per epoch frame
+    for name in ("loss_curves.png", "metrics.png", "interpolation.png", "manifold.png"):
+        assert (folder / name).stat().st_size > 1000, name
+
+
+def test_resumed_run_appends_frames(idx_dir, tmp_path):
+    run(idx_dir, tmp_path, 4, 1, "--use_gan")
+    folder = tmp_path / "assets" / "latent_4"
+    assert len(gif_frames(folder / "latent_evolution.gif")[0]) == 1
+    first_frame = np.load(folder / "frames" / "latent_0001.npy")
+    run(idx_dir, tmp_path, 4, 2, "--use_gan", "--resume")
+    for name in GIFS:
+        assert len(gif_frames(folder / name)[0]) == 2, name
+    assert np.array_equal(np.load(folder / "frames" / "latent_0001.npy"), first_frame)
+    assert not (folder / "manifold.png").exists()  # only for 2-d latents
+
+
+def test_spatial_latent_gets_its_own_folder(idx_dir, tmp_path):
+    run(idx_dir, tmp_path, 2, 1, "--latent-shape", "spatial")
+    assert (tmp_path / "assets" / "latent_2-spatial" / "latent_evolution.gif").is_file()

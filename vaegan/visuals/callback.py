@@ -1,0 +1,124 @@
+"""Per-epoch evolution GIFs, curves and end-of-run figures under <assets_dir>/latent_<N>[...]/.
+
+Each epoch's raw frame material is kept in `frames/` (latent points as .npy, image grids as
+.png), so a resumed run appends to the same GIFs, and the latent GIF can be re-rendered with one
+set of axis limits for all frames.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data import CLASS_NAMES
+from ..logger import read_metrics
+from .gif import read_png, write_gif, write_png
+from .plots import plot_losses, plot_metrics
+from .projection import nice_limit, project
+from .render import image_grid, latent_scatter, with_caption
+
+LATENT_IMAGES = 2000
+NUM_SAMPLES = 40
+PRIOR_SEED = 4321
+
+
+def assets_folder(cfg: Config) -> Path:
+    name = f"latent_{cfg.latent}" + ("-spatial" if cfg.latent_shape == "spatial" else "")
+    name += "" if cfg.arch == "unet" else f"-{cfg.arch}"
+    return Path(cfg.assets_dir) / name
+
+
+def one_per_class(labels: torch.Tensor) -> torch.Tensor:
+    return torch.stack([torch.nonzero(labels == c)[0, 0] for c in labels.unique().tolist()])
+
+
+class EvolutionAssets:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.folder = assets_folder(cfg)
+        self.frames = self.folder / "frames"
+        self.class_names = CLASS_NAMES[cfg.dataset]
+        self.tag = f"{cfg.dataset} · latent {cfg.latent}{' spatial' if cfg.latent_shape == 'spatial' else ''}"
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self, trainer) -> None:
+        self.frames.mkdir(parents=True, exist_ok=True)
+        for stale in self.frames.iterdir():  # a fresh run, or epochs the checkpoint never reached
+            if stale.suffix in (".npy", ".png", ".json") and _epoch_of(stale) > trainer.epoch:
+                stale.unlink()
+        test = trainer.test_data
+        self.latent_x = test.images[:LATENT_IMAGES]
+        self.latent_labels = test.labels[:LATENT_IMAGES].cpu().numpy()
+        self.recon_x = test.images[one_per_class(test.labels)]
+        generator = torch.Generator().manual_seed(PRIOR_SEED)
+        self.prior_z = torch.randn((NUM_SAMPLES, *trainer.model.latent_dims), generator=generator)
+
+    @torch.no_grad()
+    def on_epoch_end(self, trainer, metrics: dict) -> None:
+        model, epoch = trainer.model, trainer.epoch
+        was_training = model.training
+        model.eval()
+        device = self.latent_x.device
+        mu = torch.cat([model.encode(x)[0].float() for x in self.latent_x.split(500)]).cpu().numpy()
+        recon = torch.sigmoid(model.decode(model.encode(self.recon_x)[0]).float())
+        samples = torch.sigmoid(model.decode(self.prior_z.to(device)).float())
+        model.train(was_training)
+
+        previous = self.frames / f"latent_{epoch - 1:04d}.npy"
+        points = project(mu, np.load(previous) if previous.is_file() else None)
+        np.save(self.frames / f"latent_{epoch:04d}.npy", points)
+        pairs = torch.cat([self.recon_x, recon])
+        write_png(self.frames / f"recon_{epoch:04d}.png", with_caption(
+            image_grid(pairs, nrow=len(self.recon_x)), f"{self.tag} · epoch {epoch}",
+            [(30, "original"), (30 + 28 * 3 + 6, "recon")]))
+        write_png(self.frames / f"samples_{epoch:04d}.png", with_caption(
+            image_grid(samples, nrow=10), f"{self.tag} · prior samples · epoch {epoch}"))
+
+        self._write_gifs(epoch)
+        records = read_metrics(trainer.run_dir / "metrics.jsonl")
+        plot_losses(records, self.folder / "loss_curves.png")
+        plot_metrics(records, self.folder / "metrics.png")
+
+    def on_fit_end(self, trainer) -> None:
+        from .figures import interpolation_strip, manifold_grid
+
+        interpolation_strip(trainer.model, self.recon_x, self.folder / "interpolation.png", self.tag)
+        if trainer.model.latent_dims == (2,):
+            manifold_grid(trainer.model, self.folder / "manifold.png", self.tag)
+
+    # ------------------------------------------------------------------ GIFs
+    def _epochs(self, kind: str, upto: int) -> list[Path]:
+        return sorted(p for p in self.frames.glob(f"{kind}_*.*") if 0 < _epoch_of(p) <= upto)
+
+    def _write_gifs(self, epoch: int) -> None:
+        for kind, name in (("recon", "reconstruction_evolution.gif"), ("samples", "samples_evolution.gif")):
+            write_gif(self.folder / name, [read_png(p) for p in self._epochs(kind, epoch)])
+        self._write_latent_gif(epoch)
+
+    def _write_latent_gif(self, epoch: int) -> None:
+        point_files = [p for p in self._epochs("latent", epoch) if p.suffix == ".npy"]
+        points = [np.load(p) for p in point_files]
+        limit = nice_limit(points)
+        state_file = self.frames / "latent_render.json"
+        state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+        axes = ("z1", "z2") if self.cfg.latent_shape == "vector" and self.cfg.latent == 2 else \
+            ("PC1 (aligned)", "PC2 (aligned)")
+        frames = []
+        for path, pts in zip(point_files, points):
+            png = path.with_suffix(".png")
+            if state.get("limit") != limit or not png.is_file():
+                write_png(png, latent_scatter(pts, self.latent_labels, self.class_names, limit,
+                                              f"{self.tag} · epoch {_epoch_of(path)}", axes))
+            frames.append(read_png(png))
+        state_file.write_text(json.dumps({"limit": limit}))
+        write_gif(self.folder / "latent_evolution.gif", frames)
+
+
+def _epoch_of(path: Path) -> int:
+    try:
+        return int(path.stem.rsplit("_", 1)[1])
+    except (IndexError, ValueError):
+        return 0
