@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Callable, Optional, Sequence
 
 from .config import FIELDS, ConfigError, Config, _base_type, build_config, load_yaml
@@ -53,6 +54,9 @@ def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
         latents = args.pop("latent", None) or [merged.get("latent", Config.latent)]
         if len(latents) > 1 and "out" in {**merged, **args} and {**merged, **args}["out"]:
             raise ConfigError("--out names one folder; leave it out when sweeping several --latent sizes")
+        if len(latents) > 1 and not {**merged, **args}.get("wandb_group"):
+            dataset = {**merged, **args}.get("dataset", Config.dataset)
+            args["wandb_group"] = f"{dataset}-latent-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
         return [build_config({**merged, **args, "latent": n}) for n in latents]
     except ConfigError as e:
         parser.error(str(e))

@@ -81,6 +81,17 @@ class Config:
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
     assets_dir: str = opt("assets", "per-epoch GIFs and plots go to <assets-dir>/latent_<N>[-spatial][-<arch>]/")
+    wandb: str = opt("auto", "W&B logging: auto = online with credentials, else offline (WANDB_MODE "
+                             "is honoured)", choices=("auto", "online", "offline", "disabled"))
+    wandb_project: str = opt("vaegan", "W&B project")
+    wandb_dir: str = opt(".", "folder in which W&B keeps its wandb/ run files")
+    wandb_group: Optional[str] = opt(None, "W&B group (a --latent sweep gets one automatically)")
+    wandb_tags: Optional[str] = opt(None, "comma-separated W&B tags")
+    run_name: Optional[str] = opt(None, "W&B run name (default: the run folder's name)")
+    best_metric: str = opt("test/mse", "test metric that picks checkpoints/best.pt (psnr and ssim: "
+                                       "higher is better, others lower)",
+                           choices=("test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips",
+                                    "test/rec"))
     visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)")
 
     def run_dir(self) -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 
 import torch
@@ -27,3 +28,21 @@ def autocast(device: torch.device):
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+def environment_info(device: torch.device) -> dict:
+    """Hardware and package versions, for the run's config."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "device": str(device), "cpu_count": os.cpu_count()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    for package in ("torch", "torchvision", "lpips", "torchmetrics", "wandb", "vaegan"):
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            info[package] = None
+    return info

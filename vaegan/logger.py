@@ -13,6 +13,9 @@ from tqdm.auto import tqdm
 
 class Sink(Protocol):
     def log_metrics(self, metrics: dict, step: int) -> None: ...
+    def log_media(self, media: dict[str, Path], step: int) -> None: ...
+    def set_summary(self, values: dict) -> None: ...
+    def log_checkpoints(self, paths: list[Path], name: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -45,6 +48,18 @@ class RunLogger:
         shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
         self.info(f"epoch {metrics['epoch']}: {shown}")
         self.log_step(metrics, step)
+
+    def log_media(self, media: dict[str, Path], step: int) -> None:
+        for sink in self.sinks:
+            sink.log_media(media, step)
+
+    def set_summary(self, values: dict) -> None:
+        for sink in self.sinks:
+            sink.set_summary(values)
+
+    def log_checkpoints(self, paths: list[Path], name: str) -> None:
+        for sink in self.sinks:
+            sink.log_checkpoints(paths, name)
 
     def truncate_after(self, epoch: int) -> None:
         """Keep only the records up to `epoch` (a resumed run redoes the later ones)."""

@@ -1,6 +1,7 @@
 """The training loop, written out: set up, then for each epoch train, evaluate, log, checkpoint."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Optional, Protocol
@@ -11,11 +12,12 @@ from tqdm.auto import tqdm
 from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
 from .config import Config, ConfigError, save_yaml
 from .data import ImageSplit, load_data, shuffled_batches
-from .device import autocast, resolve_device, seed_everything
+from .device import autocast, environment_info, resolve_device, seed_everything
 from .logger import RunLogger, read_metrics
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model
+from .wandb_sink import WandbSink
 
 LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
 
@@ -58,8 +60,12 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, self.run_dir / "config.yaml")
         self.logger = RunLogger(self.run_dir)
+        self.best = None  # best value of cfg.best_metric so far
         if saved is not None:
             self._restore(saved)
+        self.wandb = WandbSink(cfg, self.run_dir, saved.get("wandb_id") if saved else None,
+                               environment_info(self.device), warn=self.logger.info)
+        self.logger.sinks.append(self.wandb)
         if perceptual is not None and perceptual.random_backbone:
             self.logger.info("WARNING: LPIPS uses a RANDOM VGG backbone (--lpips-backbone random); "
                              "its values are not comparable to published LPIPS")
@@ -81,7 +87,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
             "epoch": self.epoch, "step": self.step, "config": self.cfg.to_dict(),
-            "rng": torch.get_rng_state(),
+            "rng": torch.get_rng_state(), "best": self.best, "wandb_id": self.wandb.id,
         }
 
     def _restore(self, saved: dict) -> None:
@@ -90,7 +96,7 @@ class Trainer:
         if self.opt_d is not None:
             load_weights(self.loss_fn.discriminator, saved["discriminator"], self.ckpt_path, "discriminator")
             self.opt_d.load_state_dict(saved["opt_d"])
-        self.epoch, self.step = saved["epoch"], saved["step"]
+        self.epoch, self.step, self.best = saved["epoch"], saved["step"], saved.get("best")
         torch.set_rng_state(saved["rng"])
         self.logger.truncate_after(self.epoch)
         self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}")
@@ -156,11 +162,38 @@ class Trainer:
             # epoch and overwrites them, instead of leaving an epoch without a frame.
             for callback in self.callbacks:
                 callback.on_epoch_end(self, metrics)
-            save_checkpoint(self.state_dict(), self.ckpt_path)
+            self._save(metrics)
         for callback in self.callbacks:
             callback.on_fit_end(self)
-        self.logger.close()
+        self._finish(metrics)
         return metrics
+
+    def _improved(self, value: float) -> bool:
+        higher_is_better = self.cfg.best_metric in ("test/psnr", "test/ssim")
+        return self.best is None or (value > self.best if higher_is_better else value < self.best)
+
+    def _save(self, metrics: dict) -> None:
+        value = metrics.get(self.cfg.best_metric)
+        improved = value is not None and math.isfinite(value) and self._improved(value)
+        if improved:
+            self.best = value
+        state = self.state_dict()
+        if improved:
+            save_checkpoint(state, self.ckpt_path.with_name("best.pt"))
+        save_checkpoint(state, self.ckpt_path)
+
+    def _finish(self, metrics: dict) -> None:
+        records = read_metrics(self.run_dir / "metrics.jsonl")
+        summary = dict(metrics)
+        for key, higher in (("test/mse", False), ("test/psnr", True), ("test/ssim", True),
+                            ("test/neg_elbo", False), ("test/lpips", False)):
+            values = [r[key] for r in records if key in r]
+            if values:
+                summary[f"best/{key}"] = max(values) if higher else min(values)
+        self.logger.set_summary(summary)
+        self.logger.log_checkpoints([self.ckpt_path, self.ckpt_path.with_name("best.pt")],
+                                    f"model-{self.run_dir.name}")
+        self.logger.close()
 
 
 def train(cfg: Config) -> dict[str, float]:

@@ -81,6 +81,9 @@ class EvolutionAssets:
         records = read_metrics(trainer.run_dir / "metrics.jsonl")
         plot_losses(records, self.folder / "loss_curves.png")
         plot_metrics(records, self.folder / "metrics.png")
+        trainer.logger.log_media({"media/reconstructions": self.frames / f"recon_{epoch:04d}.png",
+                                  "media/samples": self.frames / f"samples_{epoch:04d}.png",
+                                  "media/latent": self.frames / f"latent_{epoch:04d}.png"}, trainer.step)
 
     def on_fit_end(self, trainer) -> None:
         from .figures import interpolation_strip, manifold_grid
@@ -88,6 +91,10 @@ class EvolutionAssets:
         interpolation_strip(trainer.model, self.recon_x, self.folder / "interpolation.png", self.tag)
         if trainer.model.latent_dims == (2,):
             manifold_grid(trainer.model, self.folder / "manifold.png", self.tag)
+        names = ("latent_evolution.gif", "reconstruction_evolution.gif", "samples_evolution.gif",
+                 "loss_curves.png", "metrics.png", "interpolation.png", "manifold.png")
+        trainer.logger.log_media({f"final/{n.rsplit('.', 1)[0]}": self.folder / n for n in names},
+                                 trainer.step)
 
     # ------------------------------------------------------------------ GIFs
     def _epochs(self, kind: str, upto: int) -> list[Path]:
