@@ -13,15 +13,16 @@ from vaegan.logger import read_metrics
 from vaegan.trainer import Trainer
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd or ROOT,
+def run_cli(*args, cwd):
+    """train.py in a scratch folder, so default outputs (runs/, assets/, wandb/) stay out of the repo."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 
 def test_end_to_end_cli_run_writes_the_run_files_and_resumes(idx_dir, tmp_path):
     out = tmp_path / "run"
     args = ["--latent", "4", "--use_gan", "--data-dir", str(idx_dir), "--out", str(out), *TINY]
-    first = run_cli(*args, "--epochs", "1")
+    first = run_cli(*args, "--epochs", "1", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "RANDOM VGG backbone" in (out / "log.txt").read_text()
     config = yaml.safe_load((out / "config.yaml").read_text())
@@ -34,14 +35,15 @@ def test_end_to_end_cli_run_writes_the_run_files_and_resumes(idx_dir, tmp_path):
     assert {"model", "discriminator", "opt_g", "opt_d", "epoch", "step", "config"} <= set(ckpt)
     assert ckpt["epoch"] == 1 and ckpt["step"] == 4  # 64 images / batch 16
 
-    again = run_cli(*args, "--epochs", "1")
+    again = run_cli(*args, "--epochs", "1", cwd=tmp_path)
     assert again.returncode == 2 and "already holds a run" in again.stderr
     assert len(read_metrics(out / "metrics.jsonl")) == 1
 
-    resumed = run_cli(*args, "--epochs", "2", "--resume")
+    resumed = run_cli(*args, "--epochs", "2", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
     assert torch.load(out / "checkpoints" / "last.pt", weights_only=False)["step"] == 8
+    assert (tmp_path / "assets" / "latent_4" / "latent_evolution.gif").is_file()
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
