@@ -6,7 +6,8 @@ import sys
 import time
 from typing import Callable, Optional, Sequence
 
-from .config import FIELDS, ConfigError, Config, _base_type, build_config, load_yaml
+from .config import FIELDS, ConfigError, Config, TrainingError, _base_type, build_config, load_yaml
+from .signals import Interrupted
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -69,6 +70,12 @@ def run_cli(main: Callable[[], int]) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except TrainingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:
+        print(str(e), file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

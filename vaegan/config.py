@@ -20,6 +20,10 @@ class ConfigError(ValueError):
     """Bad user input: reported as one line and exit code 2, never as a traceback."""
 
 
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. persistent non-finite losses): one line, exit code 1."""
+
+
 def opt(default: Any, help: str, choices: Optional[tuple] = None, minimum: Optional[float] = None,
         exclusive: bool = False):
     """A config field with its help text, allowed choices and lower bound."""
@@ -80,6 +84,13 @@ class Config:
     device: str = opt("auto", "auto picks cuda when available", choices=("auto", "cpu", "cuda"))
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
+    checkpoint_every: int = opt(0, "also write last.pt every N steps inside an epoch (0: only at epoch "
+                                   "ends)", minimum=0)
+    deterministic: bool = opt(False, "deterministic kernels only (with --resume: bitwise-equal results "
+                                     "on CPU)")
+    grad_clip: float = opt(0.0, "clip the VAE's and the discriminator's gradient norm (0: off)", minimum=0)
+    max_nonfinite_steps: int = opt(20, "stop after this many non-finite steps in a row (each is "
+                                       "skipped)", minimum=1)
     assets_dir: str = opt("assets", "per-epoch GIFs and plots go to <assets-dir>/latent_<N>[-spatial][-<arch>]/")
     wandb: str = opt("auto", "W&B logging: auto = online with credentials, else offline (WANDB_MODE "
                              "is honoured)", choices=("auto", "online", "offline", "disabled"))

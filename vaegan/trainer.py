@@ -1,7 +1,12 @@
-"""The training loop, written out: set up, then for each epoch train, evaluate, log, checkpoint."""
+"""The training loop, written out: set up, then for each epoch train, evaluate, log, checkpoint.
+
+Resuming is exact: the checkpoint holds the position inside the epoch (whose batch order is a
+pure function of seed and epoch), the running epoch sums and every RNG state.
+"""
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Optional, Protocol
@@ -10,13 +15,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
-from .config import Config, ConfigError, save_yaml
+from .config import Config, ConfigError, TrainingError, save_yaml
 from .data import ImageSplit, load_data, shuffled_batches
-from .device import autocast, environment_info, resolve_device, seed_everything
+from .device import autocast, environment_info, resolve_device, rng_state, seed_everything, set_rng_state
 from .logger import RunLogger, read_metrics
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model
+from .signals import GracefulStop, Interrupted
 from .wandb_sink import WandbSink
 
 LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
@@ -33,6 +39,17 @@ def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
     return cls(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
 
 
+def check_writable(folder: Path) -> None:
+    """Fail before anything is written if `folder` cannot be created or written."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write the run folder {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write the run folder {folder}: no write permission in {existing}")
+
+
 class Trainer:
     def __init__(self, cfg: Config, callbacks: Optional[list[Callback]] = None):
         self.cfg = cfg
@@ -47,20 +64,27 @@ class Trainer:
         train, test = load_data(cfg)
         perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
 
-        seed_everything(cfg.seed)
+        seed_everything(cfg.seed, cfg.deterministic)
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
         self.model = build_model(cfg).to(self.device)
         self.loss_fn = VAEGANLoss(cfg, perceptual).to(self.device)
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
         self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
                       if cfg.use_gan else None)
-        self.epoch, self.step = 0, 0
+        self.epoch, self.step, self.best = 0, 0, None
+        self.batch_in_epoch = 0  # batches of the current epoch already trained
+        self.epoch_sums: dict[str, float] = {}
+        self.epoch_counts: dict[str, int] = {}
+        self.skipped_in_a_row = 0
         self.callbacks = callbacks or []
+        self.stop = GracefulStop()
 
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_yaml(cfg, self.run_dir / "config.yaml")
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_yaml(cfg, self.run_dir / "config.yaml")
+        except OSError as e:
+            raise ConfigError(f"cannot write the run folder {self.run_dir} ({e.strerror})") from None
         self.logger = RunLogger(self.run_dir)
-        self.best = None  # best value of cfg.best_metric so far
         if saved is not None:
             self._restore(saved)
         self.wandb = WandbSink(cfg, self.run_dir, saved.get("wandb_id") if saved else None,
@@ -76,8 +100,7 @@ class Trainer:
         if not self.cfg.resume and self.ckpt_path.is_file():
             raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or "
                               f"--out DIR to start a new one")
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise ConfigError(f"--out {self.run_dir} exists and is not a folder")
+        check_writable(self.run_dir)
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
@@ -86,8 +109,10 @@ class Trainer:
             "discriminator": self.loss_fn.discriminator.state_dict() if self.cfg.use_gan else None,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
-            "epoch": self.epoch, "step": self.step, "config": self.cfg.to_dict(),
-            "rng": torch.get_rng_state(), "best": self.best, "wandb_id": self.wandb.id,
+            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
+            "epoch_sums": dict(self.epoch_sums), "epoch_counts": dict(self.epoch_counts),
+            "config": self.cfg.to_dict(), "rng": rng_state(), "best": self.best,
+            "wandb_id": self.wandb.id,
         }
 
     def _restore(self, saved: dict) -> None:
@@ -96,45 +121,95 @@ class Trainer:
         if self.opt_d is not None:
             load_weights(self.loss_fn.discriminator, saved["discriminator"], self.ckpt_path, "discriminator")
             self.opt_d.load_state_dict(saved["opt_d"])
-        self.epoch, self.step, self.best = saved["epoch"], saved["step"], saved.get("best")
-        torch.set_rng_state(saved["rng"])
+        self.epoch, self.step, self.best = saved["epoch"], saved["step"], saved["best"]
+        self.batch_in_epoch = saved["batch_in_epoch"]
+        self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
+        set_rng_state(saved["rng"])
         self.logger.truncate_after(self.epoch)
-        self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}")
+        where = f", batch {self.batch_in_epoch} of epoch {self.epoch + 1}" if self.batch_in_epoch else ""
+        self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}{where}")
+
+    def save(self, path: Optional[Path] = None) -> None:
+        """Write a checkpoint, unless the weights went non-finite: the last good one stays."""
+        params = list(self.model.parameters())
+        if self.opt_d is not None:
+            params += list(self.loss_fn.discriminator.parameters())
+        if not all(torch.isfinite(p).all() for p in params):
+            raise TrainingError(f"weights became non-finite at step {self.step}; kept the last good "
+                                f"checkpoint {self.ckpt_path}")
+        save_checkpoint(self.state_dict(), path or self.ckpt_path)
 
     # ----------------------------------------------------------------- training
-    def train_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _backward_and_step(self, loss: torch.Tensor, params, optimizer) -> bool:
+        """One optimizer update, skipped when the loss or the gradient is not finite."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip or math.inf)
+        finite = bool(torch.isfinite(loss) & torch.isfinite(grad_norm))  # one host sync per update
+        if finite:
+            optimizer.step()
+        return finite
+
+    def train_step(self, x: torch.Tensor) -> Optional[dict[str, torch.Tensor]]:
+        """One G (and D) update; None when it was skipped as non-finite."""
         with autocast(self.device):
             out = self.model(x)
         loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        if self.loss_fn.gan_active(self.step):
+        finite = self._backward_and_step(loss, self.model.parameters(), self.opt_g)
+        if finite and self.loss_fn.gan_active(self.step):
             d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            finite = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d)
             logs.update(d_logs)
         self.step += 1
-        return logs
+        if finite:
+            self.skipped_in_a_row = 0
+            return logs
+        self.skipped_in_a_row += 1
+        self.epoch_counts["skipped_steps"] = self.epoch_counts.get("skipped_steps", 0) + 1
+        if self.skipped_in_a_row >= self.cfg.max_nonfinite_steps:
+            raise TrainingError(f"non-finite loss or gradients in {self.skipped_in_a_row} steps in a row "
+                                f"(up to step {self.step}); stopped, last good checkpoint: {self.ckpt_path}")
+        return None
+
+    def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
+        for k, v in logs.items():  # terms that start at disc_start exist only in some steps
+            self.epoch_sums[k] = self.epoch_sums.get(k, 0.0) + v
+            self.epoch_counts[k] = self.epoch_counts.get(k, 0) + 1
+
+    def _epoch_means(self) -> dict[str, float]:
+        means = {f"train/{k}": float(v / self.epoch_counts[k]) for k, v in self.epoch_sums.items()}
+        means["train/skipped_steps"] = self.epoch_counts.get("skipped_steps", 0)
+        return means
 
     def train_epoch(self) -> dict[str, float]:
         self.model.train()
         order = torch.Generator().manual_seed(self.cfg.seed * 100_003 + self.epoch)
         batches = list(shuffled_batches(len(self.train_data), self.cfg.batch_size, order))
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}  # terms that start at disc_start exist only in some steps
-        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
-        for i, idx in enumerate(bar):
-            logs = self.train_step(self.train_data.images[idx.to(self.device)])
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-                counts[k] = counts.get(k, 0) + 1
-            if (i + 1) % LOG_EVERY == 0:
+        bar = tqdm(range(self.batch_in_epoch, len(batches)), total=len(batches), initial=self.batch_in_epoch,
+                   desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
+        for i in bar:
+            logs = self.train_step(self.train_data.images[batches[i].to(self.device)])
+            self.batch_in_epoch = i + 1
+            if logs is not None:
+                self._accumulate(logs)
+            if logs is not None and (i + 1) % LOG_EVERY == 0:
                 shown = {k: round(v.item(), 4) for k, v in logs.items() if k != "kl_weight"}
                 bar.set_postfix(shown)
                 self.logger.log_step({f"train/{k}": v for k, v in shown.items()}, self.step)
-        return {f"train/{k}": (v / counts[k]).item() for k, v in sums.items()}
+            if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                self.save()
+            if self.stop.requested is not None:
+                self._stop_for_signal()
+        means = self._epoch_means()
+        self.batch_in_epoch, self.epoch_sums, self.epoch_counts = 0, {}, {}
+        return means
+
+    def _stop_for_signal(self) -> None:
+        self.save()
+        self.logger.close()
+        raise Interrupted(f"stopped by signal {self.stop.requested} at epoch {self.epoch + 1}, step "
+                          f"{self.step}; saved {self.ckpt_path}. Resume with the same command plus "
+                          f"--resume", self.stop.requested)
 
     def evaluate(self) -> dict[str, float]:
         metrics = evaluate(self.model, self.loss_fn, self.test_data, self.cfg.eval_batch_size, "test")
@@ -151,36 +226,33 @@ class Trainer:
                          f"{self.cfg.dataset} images, device {self.device}, run folder {self.run_dir}")
         for callback in self.callbacks:
             callback.on_fit_start(self)
-        while self.epoch < self.cfg.epochs:
-            start = time.perf_counter()
-            train_metrics = self.train_epoch()
-            self.epoch += 1
-            metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate(),
-                       "time/epoch_s": time.perf_counter() - start}
-            self.logger.log_epoch(metrics, self.step)
-            # Frames before the checkpoint: after a crash in between, the resumed run redoes this
-            # epoch and overwrites them, instead of leaving an epoch without a frame.
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, metrics)
-            self._save(metrics)
+        with self.stop:
+            while self.epoch < self.cfg.epochs:
+                start = time.perf_counter()
+                train_metrics = self.train_epoch()
+                self.epoch += 1
+                metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate(),
+                           "time/epoch_s": time.perf_counter() - start}
+                self.logger.log_epoch(metrics, self.step)
+                # Frames before the checkpoint: after a crash in between, the resumed run redoes
+                # this epoch and overwrites them, instead of leaving an epoch without a frame.
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, metrics)
+                self._save_epoch(metrics)
         for callback in self.callbacks:
             callback.on_fit_end(self)
         self._finish(metrics)
         return metrics
 
-    def _improved(self, value: float) -> bool:
-        higher_is_better = self.cfg.best_metric in ("test/psnr", "test/ssim")
-        return self.best is None or (value > self.best if higher_is_better else value < self.best)
-
-    def _save(self, metrics: dict) -> None:
+    def _save_epoch(self, metrics: dict) -> None:
         value = metrics.get(self.cfg.best_metric)
-        improved = value is not None and math.isfinite(value) and self._improved(value)
+        higher_is_better = self.cfg.best_metric in ("test/psnr", "test/ssim")
+        improved = value is not None and math.isfinite(value) and (
+            self.best is None or (value > self.best if higher_is_better else value < self.best))
         if improved:
             self.best = value
-        state = self.state_dict()
-        if improved:
-            save_checkpoint(state, self.ckpt_path.with_name("best.pt"))
-        save_checkpoint(state, self.ckpt_path)
+            self.save(self.ckpt_path.with_name("best.pt"))
+        self.save()
 
     def _finish(self, metrics: dict) -> None:
         records = read_metrics(self.run_dir / "metrics.jsonl")

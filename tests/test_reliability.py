@@ -1,0 +1,148 @@
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, TINY, make_idx_folder
+from vaegan.cli import parse_train_args
+from vaegan.config import TrainingError
+from vaegan.logger import read_metrics
+from vaegan.losses import VAEGANLoss
+from vaegan.trainer import Trainer
+
+
+@pytest.fixture
+def data_256(tmp_path):
+    return make_idx_folder(tmp_path / "data256", n_train=256, n_test=32)
+
+
+def args_for(data, out, epochs, *extra):
+    return ["--latent", "4", "--use_gan", "--perceptual-weight", "0", "--no-visuals", "--deterministic",
+            "--data-dir", str(data), "--out", str(out), "--epochs", str(epochs), "--eval-train-images", "0",
+            *TINY, *extra]
+
+
+def fit(*args):
+    (cfg,) = parse_train_args(list(args))
+    return Trainer(cfg).fit()
+
+
+def weights(out):
+    state = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    return {**{f"g.{k}": v for k, v in state["model"].items()},
+            **{f"d.{k}": v for k, v in state["discriminator"].items()}}, state
+
+
+def assert_same_weights(a, b):
+    wa, _ = weights(a)
+    wb, _ = weights(b)
+    worst = max((wa[k] - wb[k]).abs().max().item() for k in wa)
+    assert worst == 0.0, f"max abs difference {worst}"
+
+
+def test_resume_after_an_epoch_is_bitwise_equal_to_an_uninterrupted_run(idx_dir, tmp_path):
+    fit(*args_for(idx_dir, tmp_path / "straight", 2))
+    fit(*args_for(idx_dir, tmp_path / "split", 1))
+    fit(*args_for(idx_dir, tmp_path / "split", 2), "--resume")
+    assert_same_weights(tmp_path / "straight", tmp_path / "split")
+    epochs = [m["epoch"] for m in read_metrics(tmp_path / "split" / "metrics.jsonl")]
+    assert epochs == [1, 2]
+
+
+def launch(args):
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=args[args.index("--out") + 1]
+                            .rsplit("/", 1)[0], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_first_epoch(out, proc, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if read_metrics(out / "metrics.jsonl"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no epoch finished: {proc.communicate()[1][-2000:]}")
+
+
+def test_sigterm_saves_a_checkpoint_and_the_resumed_run_matches(data_256, tmp_path):
+    out = tmp_path / "sig"
+    proc = launch(args_for(data_256, out, 6))
+    wait_for_first_epoch(out, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    _, state = weights(out)
+    assert state["epoch"] < 6 and state["step"] > 16
+    fit(*args_for(data_256, out, 6), "--resume")
+    fit(*args_for(data_256, tmp_path / "straight", 6))
+    assert_same_weights(out, tmp_path / "straight")
+    assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == list(range(1, 7))
+
+
+def test_kill_9_mid_epoch_then_resume_finishes_without_duplicated_epochs(data_256, tmp_path):
+    out = tmp_path / "killed"
+    proc = launch(args_for(data_256, out, 6, "--checkpoint-every", "3"))
+    wait_for_first_epoch(out, proc)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    fit(*args_for(data_256, out, 6, "--checkpoint-every", "3"), "--resume")
+    assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == list(range(1, 7))
+    fit(*args_for(data_256, tmp_path / "straight", 6, "--checkpoint-every", "3"))
+    assert_same_weights(out, tmp_path / "straight")
+
+
+def inject_nan(monkeypatch, bad_steps):
+    original = VAEGANLoss.generator_loss
+
+    def patched(self, x, out, step, last_layer):
+        loss, logs = original(self, x, out, step, last_layer)
+        return (loss * math.nan if bad_steps(step) else loss), logs
+
+    monkeypatch.setattr(VAEGANLoss, "generator_loss", patched)
+
+
+def test_a_nan_step_is_skipped_and_counted(idx_dir, tmp_path, monkeypatch):
+    inject_nan(monkeypatch, lambda step: step == 2)
+    metrics = fit(*args_for(idx_dir, tmp_path / "nan", 2))
+    records = read_metrics(tmp_path / "nan" / "metrics.jsonl")
+    assert [r["train/skipped_steps"] for r in records] == [1, 0]
+    assert all(math.isfinite(v) for k, v in metrics.items() if isinstance(v, float))
+    assert all(torch.isfinite(v).all() for v in weights(tmp_path / "nan")[0].values())
+
+
+def test_a_persistent_nan_stops_the_run_and_keeps_the_last_good_checkpoint(idx_dir, tmp_path, monkeypatch):
+    inject_nan(monkeypatch, lambda step: step >= 5)  # epoch 1 = steps 0-3 is clean
+    with pytest.raises(TrainingError, match="non-finite loss or gradients in 3 steps in a row"):
+        fit(*args_for(idx_dir, tmp_path / "nan", 4, "--max-nonfinite-steps", "3", "--checkpoint-every", "1"))
+    good, state = weights(tmp_path / "nan")
+    assert all(torch.isfinite(v).all() for v in good.values())
+    # Skipped steps leave the weights alone: every checkpoint after step 5 holds step 5's weights.
+    assert state["step"] == 7 and state["epoch"] == 1
+
+
+def test_non_finite_weights_are_never_written_over_the_last_good_checkpoint(idx_dir, tmp_path):
+    (cfg,) = parse_train_args(args_for(idx_dir, tmp_path / "w", 1))
+    trainer = Trainer(cfg)
+    trainer.fit()
+    before = (tmp_path / "w" / "checkpoints" / "last.pt").read_bytes()
+    with torch.no_grad():
+        next(trainer.model.parameters()).fill_(math.nan)
+    with pytest.raises(TrainingError, match="kept the last good checkpoint"):
+        trainer.save()
+    assert (tmp_path / "w" / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_a_torn_metrics_line_is_dropped_on_resume(idx_dir, tmp_path):
+    out = tmp_path / "torn"
+    fit(*args_for(idx_dir, out, 1))
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 2, "train/lo')  # crash mid-write
+    fit(*args_for(idx_dir, out, 2), "--resume")
+    assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
