@@ -85,9 +85,14 @@ def train_main(argv: Optional[Sequence[str]] = None) -> int:
     configs = parse_train_args(argv)
 
     def main() -> int:
+        from .distributed import shutdown
         from .trainer import train
-        for cfg in configs:
-            train(cfg)
+
+        try:
+            for cfg in configs:
+                train(cfg)
+        finally:
+            shutdown()
         return 0
 
     return run_cli(main)

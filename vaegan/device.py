@@ -10,12 +10,13 @@ import torch
 from .config import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """auto -> cuda when available; on CUDA each torchrun rank takes its LOCAL_RANK'th GPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda asked for, but torch sees no CUDA device (use --device cpu)")
-    return torch.device(name)
+    return torch.device("cuda", local_rank) if name == "cuda" else torch.device("cpu")
 
 
 def autocast(device: torch.device):

@@ -24,12 +24,16 @@ def _fmt(v: float) -> str:
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, sinks: list[Sink] | None = None):
+    def __init__(self, run_dir: Path, sinks: list[Sink] | None = None, write: bool = True):
+        """write=False (DDP ranks other than 0): print nothing, write nothing."""
+        self.write = write
         self.run_dir = run_dir
         self.metrics_path = run_dir / "metrics.jsonl"
         self.sinks = sinks or []
 
     def info(self, message: str) -> None:
+        if not self.write:
+            return
         tqdm.write(message)
         with open(self.run_dir / "log.txt", "a") as f:
             f.write(message + "\n")
@@ -40,6 +44,8 @@ class RunLogger:
 
     def log_epoch(self, metrics: dict, step: int) -> None:
         """Append one JSON line (flushed and fsynced, so a crash cannot tear earlier lines)."""
+        if not self.write:
+            return
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(metrics) + "\n")
             f.flush()
@@ -63,6 +69,8 @@ class RunLogger:
 
     def truncate_after(self, epoch: int) -> None:
         """Keep only the records up to `epoch` (a resumed run redoes the later ones)."""
+        if not self.write:
+            return
         records = read_metrics(self.metrics_path)
         kept = [r for r in records if r.get("epoch", 0) <= epoch]
         tmp = self.metrics_path.with_name(self.metrics_path.name + ".tmp")

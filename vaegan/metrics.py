@@ -10,6 +10,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from .data import ImageSplit
 from .device import autocast
+from .distributed import all_reduce_sum
 from .losses import VAEGANLoss
 from .models import VAE, VAEOutput, reparameterize
 
@@ -40,8 +41,9 @@ def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int
             psnr.update(recon, x)
             ssim.update(recon, x)
     model.train(was_training)
-    n = len(split)
-    out = {f"{prefix}/{k}": (v / n).item() for k, v in sums.items()}
+    # Under DDP each rank holds a shard: add the sums up (torchmetrics syncs its own states).
+    n = all_reduce_sum(torch.tensor(float(len(split)), device=device))
+    out = {f"{prefix}/{k}": (all_reduce_sum(v) / n).item() for k, v in sums.items()}
     out[f"{prefix}/psnr"] = psnr.compute().item()
     out[f"{prefix}/ssim"] = ssim.compute().item()
     if loss_fn.cfg.recon_loss == "bce":

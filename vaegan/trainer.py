@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Optional, Protocol
@@ -18,6 +19,7 @@ from .checkpoint import check_compatible, load_checkpoint, load_weights, save_ch
 from .config import Config, ConfigError, TrainingError, save_yaml
 from .data import ImageSplit, load_data, shuffled_batches
 from .device import autocast, environment_info, resolve_device, rng_state, seed_everything, set_rng_state
+from .distributed import all_reduce_mean, any_rank, init_distributed
 from .logger import RunLogger, read_metrics
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
@@ -60,7 +62,8 @@ class Trainer:
         saved = load_checkpoint(self.ckpt_path) if cfg.resume else None
         if saved is not None:
             check_compatible(saved["config"], cfg.to_dict(), self.ckpt_path)
-        self.device = resolve_device(cfg.device)
+        self.dist = init_distributed(cfg.device)
+        self.device = resolve_device(cfg.device, self.dist.local_rank)
         train, test = load_data(cfg)
         perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
 
@@ -71,24 +74,34 @@ class Trainer:
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
         self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
                       if cfg.use_gan else None)
+        # What the training step calls: DDP wrappers under torchrun, the modules themselves otherwise.
+        self.ddp_model, self.ddp_disc = self.model, self.loss_fn.discriminator
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
+            if cfg.use_gan:
+                self.ddp_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
         self.epoch, self.step, self.best = 0, 0, None
         self.batch_in_epoch = 0  # batches of the current epoch already trained
         self.epoch_sums: dict[str, float] = {}
         self.epoch_counts: dict[str, int] = {}
         self.skipped_in_a_row = 0
-        self.callbacks = callbacks or []
+        self.callbacks = (callbacks or []) if self.dist.is_main else []  # only rank 0 writes files
         self.stop = GracefulStop()
 
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_yaml(cfg, self.run_dir / "config.yaml")
-        except OSError as e:
-            raise ConfigError(f"cannot write the run folder {self.run_dir} ({e.strerror})") from None
-        self.logger = RunLogger(self.run_dir)
+        if self.dist.is_main:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                save_yaml(cfg, self.run_dir / "config.yaml")
+            except OSError as e:
+                raise ConfigError(f"cannot write the run folder {self.run_dir} ({e.strerror})") from None
+        self.logger = RunLogger(self.run_dir, write=self.dist.is_main)
         if saved is not None:
             self._restore(saved)
         self.wandb = WandbSink(cfg, self.run_dir, saved.get("wandb_id") if saved else None,
-                               environment_info(self.device), warn=self.logger.info)
+                               environment_info(self.device), warn=self.logger.info, enabled=self.dist.is_main)
         self.logger.sinks.append(self.wandb)
         if perceptual is not None and perceptual.random_backbone:
             self.logger.info("WARNING: LPIPS uses a RANDOM VGG backbone (--lpips-backbone random); "
@@ -137,7 +150,8 @@ class Trainer:
         if not all(torch.isfinite(p).all() for p in params):
             raise TrainingError(f"weights became non-finite at step {self.step}; kept the last good "
                                 f"checkpoint {self.ckpt_path}")
-        save_checkpoint(self.state_dict(), path or self.ckpt_path)
+        if self.dist.is_main:
+            save_checkpoint(self.state_dict(), path or self.ckpt_path)
 
     # ----------------------------------------------------------------- training
     def _backward_and_step(self, loss: torch.Tensor, params, optimizer) -> bool:
@@ -150,14 +164,19 @@ class Trainer:
             optimizer.step()
         return finite
 
-    def train_step(self, x: torch.Tensor) -> Optional[dict[str, torch.Tensor]]:
-        """One G (and D) update; None when it was skipped as non-finite."""
+    def train_step(self, batch: torch.Tensor) -> Optional[dict[str, torch.Tensor]]:
+        """One G (and D) update on the global batch `batch` (indices; each DDP rank takes its
+        share); None when it was skipped as non-finite."""
+        noise = torch.randn((len(batch), *self.model.latent_dims), device=self.device)
+        if self.dist.enabled:
+            batch, noise = batch.chunk(self.dist.world)[self.dist.rank], noise.chunk(self.dist.world)[self.dist.rank]
+        x = self.train_data.images[batch.to(self.device)]
         with autocast(self.device):
-            out = self.model(x)
+            out = self.ddp_model(x, noise=noise)
         loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
         finite = self._backward_and_step(loss, self.model.parameters(), self.opt_g)
         if finite and self.loss_fn.gan_active(self.step):
-            d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon)
+            d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc)
             finite = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d)
             logs.update(d_logs)
         self.step += 1
@@ -177,7 +196,8 @@ class Trainer:
             self.epoch_counts[k] = self.epoch_counts.get(k, 0) + 1
 
     def _epoch_means(self) -> dict[str, float]:
-        means = {f"train/{k}": float(v / self.epoch_counts[k]) for k, v in self.epoch_sums.items()}
+        means = {f"train/{k}": float(all_reduce_mean(torch.as_tensor(v / self.epoch_counts[k], device=self.device)))
+                 for k, v in self.epoch_sums.items()}
         means["train/skipped_steps"] = self.epoch_counts.get("skipped_steps", 0)
         return means
 
@@ -185,10 +205,12 @@ class Trainer:
         self.model.train()
         order = torch.Generator().manual_seed(self.cfg.seed * 100_003 + self.epoch)
         batches = list(shuffled_batches(len(self.train_data), self.cfg.batch_size, order))
+        if self.dist.enabled:  # equal shares on every rank keep DDP's mean equal to the global one
+            batches = [b for b in batches if len(b) % self.dist.world == 0]
         bar = tqdm(range(self.batch_in_epoch, len(batches)), total=len(batches), initial=self.batch_in_epoch,
                    desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
         for i in bar:
-            logs = self.train_step(self.train_data.images[batches[i].to(self.device)])
+            logs = self.train_step(batches[i])
             self.batch_in_epoch = i + 1
             if logs is not None:
                 self._accumulate(logs)
@@ -198,25 +220,36 @@ class Trainer:
                 self.logger.log_step({f"train/{k}": v for k, v in shown.items()}, self.step)
             if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                 self.save()
-            if self.stop.requested is not None:
+            if self._stop_requested(i):
                 self._stop_for_signal()
         means = self._epoch_means()
         self.batch_in_epoch, self.epoch_sums, self.epoch_counts = 0, {}, {}
         return means
 
+    def _stop_requested(self, i: int) -> bool:
+        if not self.dist.enabled:
+            return self.stop.requested is not None
+        # Ranks must stop at the same step; agreeing costs a collective, so only at the log cadence.
+        return (i + 1) % LOG_EVERY == 0 and any_rank(self.stop.requested is not None, self.device)
+
     def _stop_for_signal(self) -> None:
+        signum = self.stop.requested or signal.SIGTERM
         self.save()
         self.logger.close()
-        raise Interrupted(f"stopped by signal {self.stop.requested} at epoch {self.epoch + 1}, step "
-                          f"{self.step}; saved {self.ckpt_path}. Resume with the same command plus "
-                          f"--resume", self.stop.requested)
+        raise Interrupted(f"stopped by signal {signum} at epoch {self.epoch + 1}, step {self.step}; "
+                          f"saved {self.ckpt_path}. Resume with the same command plus --resume", signum)
+
+    def _shard(self, split: ImageSplit) -> ImageSplit:
+        r, w = self.dist.rank, self.dist.world
+        return ImageSplit(split.images[r::w], split.labels[r::w]) if w > 1 else split
 
     def evaluate(self) -> dict[str, float]:
-        metrics = evaluate(self.model, self.loss_fn, self.test_data, self.cfg.eval_batch_size, "test")
+        bs = self.cfg.eval_batch_size
+        metrics = evaluate(self.model, self.loss_fn, self._shard(self.test_data), bs, "test")
         n_train = min(len(self.train_data), self.cfg.eval_train_images)
         if n_train:
             subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
-            metrics.update(evaluate(self.model, self.loss_fn, subset, self.cfg.eval_batch_size, "train_eval"))
+            metrics.update(evaluate(self.model, self.loss_fn, self._shard(subset), bs, "train_eval"))
         return metrics
 
     def fit(self) -> dict[str, float]:
@@ -255,6 +288,8 @@ class Trainer:
         self.save()
 
     def _finish(self, metrics: dict) -> None:
+        if not self.dist.is_main:
+            return
         records = read_metrics(self.run_dir / "metrics.jsonl")
         summary = dict(metrics)
         for key, higher in (("test/mse", False), ("test/psnr", True), ("test/ssim", True),

@@ -34,11 +34,13 @@ def resolve_mode(flag: str) -> tuple[str, bool]:
 
 class WandbSink:
     def __init__(self, cfg: Config, run_dir: Path, run_id: Optional[str], env: dict,
-                 warn: Callable[[str], None]):
+                 warn: Callable[[str], None], enabled: bool = True):
+        """enabled=False (DDP ranks other than 0): a sink that does nothing."""
         self.run = None
         self.warn = warn
+        self._resumed_id = run_id  # kept in checkpoints even while this sink is off
         mode, no_credentials = resolve_mode(cfg.wandb)
-        if mode == "disabled":
+        if mode == "disabled" or not enabled:
             return
         try:
             import wandb
@@ -58,7 +60,7 @@ class WandbSink:
 
     @property
     def id(self) -> Optional[str]:
-        return self.run.id if self.run is not None else None
+        return self.run.id if self.run is not None else self._resumed_id
 
     def _fail(self, what: str, error: Exception) -> None:
         self.warn(f"W&B: could not {what} ({type(error).__name__}: {' '.join(str(error).split())[:120]}); "

@@ -75,7 +75,8 @@ def _unit_normalize(feats: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
 
 
 class LPIPS(nn.Module):
-    """`forward(a, b)` with images in [0, 1], shape [B, 1 or 3, H, W] -> distance per image [B]."""
+    """`forward(a, b)` with images in [0, 1], shape [B, 1 or 3, H, W] -> distance per image [B].
+    Gradients flow into `a` only: `b` is the target."""
 
     def __init__(self, backbone: str = "pretrained"):
         super().__init__()
@@ -97,10 +98,15 @@ class LPIPS(nn.Module):
         return super().train(False)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The VGG convolutions follow the caller's autocast (bf16 is fine for them); the
+        normalisation, differences and heads run in fp32."""
+        a, b = (self.scaling_layer(x.float().expand(-1, 3, -1, -1) * 2 - 1) for x in (a, b))
+        feats_a = self.net(a)
+        with torch.no_grad():  # the target needs no graph
+            feats_b = self.net(b)
         with torch.autocast(a.device.type, enabled=False):
-            a, b = (self.scaling_layer(x.float().expand(-1, 3, -1, -1) * 2 - 1) for x in (a, b))
             total = 0.0
-            for lin, fa, fb in zip(self.lins, self.net(a), self.net(b)):
-                diff = (_unit_normalize(fa) - _unit_normalize(fb)).pow(2)
+            for lin, fa, fb in zip(self.lins, feats_a, feats_b):
+                diff = (_unit_normalize(fa.float()) - _unit_normalize(fb.float())).pow(2)
                 total = total + lin(diff).mean(dim=(1, 2, 3))
         return total

@@ -19,6 +19,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..config import Config
+from ..distributed import all_reduce_mean
 from ..models import VAEOutput, build_discriminator
 from .perceptual import LPIPS
 
@@ -39,9 +40,11 @@ def rec_per_image(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
                     max_weight: float = 1e4) -> torch.Tensor:
-    """||dL_rec/dW|| / (||dL_gan/dW|| + 1e-4), clamped, W the decoder's last weight; no gradient."""
-    rec_grad = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
-    gan_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    """||dL_rec/dW|| / (||dL_gan/dW|| + 1e-4), clamped, W the decoder's last weight; no gradient.
+    Under DDP both gradients are averaged over ranks first, so every rank uses the weight one
+    process would compute on the global batch."""
+    rec_grad = all_reduce_mean(torch.autograd.grad(nll, last_layer, retain_graph=True)[0])
+    gan_grad = all_reduce_mean(torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0])
     return (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()
 
 
@@ -99,10 +102,13 @@ class VAEGANLoss(nn.Module):
         logs["loss"] = loss
         return loss, {k: v.detach() for k, v in logs.items()}
 
-    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """fake: reconstructions in [0, 1]; detached here so D's update never reaches the VAE."""
-        logits_real = self.discriminator(x)
-        logits_fake = self.discriminator(fake.detach().float())
+    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor,
+                           discriminator: Optional[nn.Module] = None) -> tuple[torch.Tensor, dict]:
+        """fake: reconstructions in [0, 1]; detached here so D's update never reaches the VAE.
+        `discriminator` may be a DDP wrapper of `self.discriminator`."""
+        discriminator = discriminator or self.discriminator
+        logits_real = discriminator(x)
+        logits_fake = discriminator(fake.detach().float())
         d_loss = self._d_loss(logits_real, logits_fake)
         logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fake.mean()}
         return d_loss, {k: v.detach() for k, v in logs.items()}

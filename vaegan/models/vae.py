@@ -23,8 +23,11 @@ class VAEOutput:
         return torch.sigmoid(self.logits)
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """z = mu + sigma * eps; `noise` supplies eps (the trainer draws it for the global batch, so K
+    data-parallel ranks sample exactly what one process would)."""
+    eps = torch.randn_like(mu) if noise is None else noise.to(mu.dtype)
+    return mu + eps * torch.exp(0.5 * logvar)
 
 
 class VAE(nn.Module):
@@ -43,9 +46,9 @@ class VAE(nn.Module):
         """Weight of the decoder's final layer (for the adaptive GAN weight)."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, sample: bool = True) -> VAEOutput:
+    def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None) -> VAEOutput:
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar) if sample else mu
+        z = reparameterize(mu, logvar, noise) if sample else mu
         return VAEOutput(self.decode(z), mu, logvar, z)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
