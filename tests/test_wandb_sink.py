@@ -1,4 +1,3 @@
-import pytest
 
 from tests.conftest import TINY
 from tests.wandb_records import history_keys, read_records

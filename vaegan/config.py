@@ -82,6 +82,9 @@ class Config:
     # run
     seed: int = opt(0, "random seed (model init, data order, sampling)")
     device: str = opt("auto", "auto picks cuda when available", choices=("auto", "cpu", "cuda"))
+    precision: str = opt("auto", "network precision: auto = bf16 autocast on CUDA and on CPUs with AMX / "
+                                 "AVX512-BF16, else fp32; losses are always fp32", choices=("auto", "fp32", "bf16"))
+    compile: bool = opt(False, "torch.compile the networks (compile time is logged separately)")
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
     checkpoint_every: int = opt(0, "also write last.pt every N steps inside an epoch (0: only at epoch "

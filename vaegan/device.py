@@ -5,6 +5,8 @@ import contextlib
 import os
 import random
 
+from typing import Optional
+
 import torch
 
 from .config import ConfigError
@@ -19,11 +21,40 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cuda", local_rank) if name == "cuda" else torch.device("cpu")
 
 
-def autocast(device: torch.device):
-    """bf16 autocast for the networks on CUDA; the loss maths casts back to fp32 itself."""
+def cpu_has_fast_bf16() -> bool:
+    """AMX or AVX512-BF16: where oneDNN runs bf16 convolutions faster than fp32."""
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # private API: absent means unknown, so stay in fp32
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype for the networks, or None for plain fp32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_fast_bf16() else None
+
+
+def memory_format(device: torch.device, amp_dtype: Optional[torch.dtype],
+                  has_group_norm: bool) -> torch.memory_format:
+    """channels_last where it pays. On CUDA always. On CPU only for bf16 networks without
+    GroupNorm (LPIPS' VGG: 1.4x measured), since CPU GroupNorm in bf16 is ~9x slower on
+    channels_last tensors (measured), which outweighs the faster convolutions."""
+    if device.type == "cuda" or (amp_dtype is not None and not has_group_norm):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def autocast(device: torch.device, dtype: Optional[torch.dtype] = None):
+    """Autocast for the networks; the loss maths casts back to fp32 itself."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

@@ -19,7 +19,7 @@ EVAL_SEED = 1234
 
 @torch.no_grad()
 def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int,
-             prefix: str) -> dict[str, float]:
+             prefix: str, amp_dtype: torch.dtype | None = None) -> dict[str, float]:
     device = split.images.device
     psnr = PeakSignalNoiseRatio(data_range=1.0).to(device)
     ssim = StructuralSimilarityIndexMeasure(data_range=1.0).to(device)
@@ -29,7 +29,7 @@ def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(EVAL_SEED)
         for x in split.images.split(batch_size):
-            with autocast(device):
+            with autocast(device, amp_dtype):
                 mu, logvar = model.encode(x)
                 z = reparameterize(mu, logvar)
                 sampled = VAEOutput(model.decode(z), mu, logvar, z)

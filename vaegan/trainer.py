@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml
 from .data import ImageSplit, load_data, shuffled_batches
-from .device import autocast, environment_info, resolve_device, rng_state, seed_everything, set_rng_state
+from .device import (autocast, environment_info, memory_format, resolve_device, resolve_precision,
+                     rng_state, seed_everything, set_rng_state)
 from .distributed import all_reduce_mean, any_rank, init_distributed
 from .logger import RunLogger, read_metrics
 from .losses import LPIPS, VAEGANLoss
@@ -37,8 +38,14 @@ class Callback(Protocol):
 
 
 def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
+    """Adam / AdamW with the fused kernel (one launch for all parameters) where torch has one."""
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    params = list(params)
+    kwargs = dict(lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    try:
+        return cls(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # no fused kernel for this device / dtype
+        return cls(params, foreach=True, **kwargs)
 
 
 def check_writable(folder: Path) -> None:
@@ -64,13 +71,17 @@ class Trainer:
             check_compatible(saved["config"], cfg.to_dict(), self.ckpt_path)
         self.dist = init_distributed(cfg.device)
         self.device = resolve_device(cfg.device, self.dist.local_rank)
+        self.amp_dtype = resolve_precision(cfg.precision, self.device)
         train, test = load_data(cfg)
         perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
 
         seed_everything(cfg.seed, cfg.deterministic)
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
-        self.model = build_model(cfg).to(self.device)
-        self.loss_fn = VAEGANLoss(cfg, perceptual).to(self.device)
+        fmt = memory_format(self.device, self.amp_dtype, has_group_norm=True)
+        self.model = build_model(cfg).to(self.device, memory_format=fmt)
+        self.loss_fn = VAEGANLoss(cfg, perceptual).to(self.device, memory_format=fmt)
+        if perceptual is not None:
+            perceptual.to(memory_format=memory_format(self.device, self.amp_dtype, has_group_norm=False))
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
         self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
                       if cfg.use_gan else None)
@@ -83,6 +94,10 @@ class Trainer:
             self.ddp_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
             if cfg.use_gan:
                 self.ddp_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
+        if cfg.compile:
+            self.ddp_model, self.ddp_disc = torch.compile(self.ddp_model), torch.compile(self.ddp_disc)
+            if perceptual is not None:
+                perceptual.net = torch.compile(perceptual.net)
         self.epoch, self.step, self.best = 0, 0, None
         self.batch_in_epoch = 0  # batches of the current epoch already trained
         self.epoch_sums: dict[str, float] = {}
@@ -171,12 +186,13 @@ class Trainer:
         if self.dist.enabled:
             batch, noise = batch.chunk(self.dist.world)[self.dist.rank], noise.chunk(self.dist.world)[self.dist.rank]
         x = self.train_data.images[batch.to(self.device)]
-        with autocast(self.device):
+        with autocast(self.device, self.amp_dtype):
             out = self.ddp_model(x, noise=noise)
         loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
         finite = self._backward_and_step(loss, self.model.parameters(), self.opt_g)
         if finite and self.loss_fn.gan_active(self.step):
-            d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc)
+            with autocast(self.device, self.amp_dtype):
+                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc)
             finite = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d)
             logs.update(d_logs)
         self.step += 1
@@ -245,18 +261,19 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         bs = self.cfg.eval_batch_size
-        metrics = evaluate(self.model, self.loss_fn, self._shard(self.test_data), bs, "test")
+        metrics = evaluate(self.model, self.loss_fn, self._shard(self.test_data), bs, "test", self.amp_dtype)
         n_train = min(len(self.train_data), self.cfg.eval_train_images)
         if n_train:
             subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
-            metrics.update(evaluate(self.model, self.loss_fn, self._shard(subset), bs, "train_eval"))
+            metrics.update(evaluate(self.model, self.loss_fn, self._shard(subset), bs, "train_eval", self.amp_dtype))
         return metrics
 
     def fit(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
+        precision = "fp32" if self.amp_dtype is None else "bf16 autocast"
         self.logger.info(f"training {self.cfg.arch} VAE (latent {self.cfg.latent} {self.cfg.latent_shape}"
                          f"{', GAN' if self.cfg.use_gan else ''}) on {len(self.train_data)} "
-                         f"{self.cfg.dataset} images, device {self.device}, run folder {self.run_dir}")
+                         f"{self.cfg.dataset} images, device {self.device} ({precision}), run folder {self.run_dir}")
         for callback in self.callbacks:
             callback.on_fit_start(self)
         with self.stop:

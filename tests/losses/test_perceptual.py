@@ -22,7 +22,7 @@ def test_one_channel_equals_explicit_three_channels(lpips_random):
 
 
 def test_is_frozen_stays_in_eval_mode_and_backpropagates(lpips_random):
-    parent = torch.nn.ModuleDict({"lpips": lpips_random}).train()
+    torch.nn.ModuleDict({"lpips": lpips_random}).train()  # a parent switching to train mode
     assert not lpips_random.training and not any(m.training for m in lpips_random.modules())
     assert not any(p.requires_grad for p in lpips_random.parameters())
     x = torch.rand(2, 1, 28, 28, requires_grad=True)

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 from PIL import Image
 
 from tests.conftest import TINY

@@ -48,6 +48,16 @@ def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.T
     return (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()
 
 
+def adaptive_weight_from_output_grads(logits: torch.Tensor, nll_grad: torch.Tensor, gan_grad: torch.Tensor,
+                                      last_layer: torch.Tensor, max_weight: float = 1e4) -> torch.Tensor:
+    """`adaptive_weight`, given both losses' gradients w.r.t. the logits: the chain rule through the
+    last layer alone turns them into last-layer gradients."""
+    rec_w, gan_w = torch.autograd.grad(logits, last_layer, grad_outputs=torch.stack([nll_grad, gan_grad]),
+                                       retain_graph=True, is_grads_batched=True)[0]
+    rec_w, gan_w = all_reduce_mean(rec_w), all_reduce_mean(gan_w)
+    return (rec_w.norm() / (gan_w.norm() + 1e-4)).clamp(0.0, max_weight).detach()
+
+
 def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * (F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean())
 
@@ -73,15 +83,26 @@ class VAEGANLoss(nn.Module):
 
     def terms(self, x: torch.Tensor, out: VAEOutput) -> dict[str, torch.Tensor]:
         """Per-image rec, kl and (if enabled) lpips, in fp32, with gradients."""
-        logits, mu, logvar = out.logits.float(), out.mu.float(), out.logvar.float()
-        terms = {"rec": rec_per_image(self.cfg.recon_loss, logits, x), "kl": kl_per_image(mu, logvar)}
+        return self._terms(x, out.logits.float(), out)
+
+    def _terms(self, x: torch.Tensor, logits: torch.Tensor, out: VAEOutput) -> dict[str, torch.Tensor]:
+        terms = {"rec": rec_per_image(self.cfg.recon_loss, logits, x),
+                 "kl": kl_per_image(out.mu.float(), out.logvar.float())}
         if self.perceptual is not None and self.cfg.perceptual_weight > 0:
             terms["lpips"] = self.perceptual(torch.sigmoid(logits), x)
         return terms
 
-    def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int,
-                       last_layer: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        terms = self.terms(x, out)
+    def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int, last_layer: torch.Tensor,
+                       single_backward: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(tensor to call .backward() on, detached named terms; `loss` is the objective's value).
+
+        With the GAN active, the plain way (single_backward=False) backpropagates the perceptual
+        and adversarial terms twice: once for the adaptive weight, once for the update. The
+        default instead takes each term's gradient w.r.t. the decoder logits once, gets the
+        last-layer gradients from those with a cheap conv backward, and returns the surrogate
+        sum(logits * dL/dlogits) + beta * kl, whose gradient is the objective's (tested)."""
+        logits = out.logits.float()  # one fp32 node: the gradients below are taken w.r.t. it
+        terms = self._terms(x, logits, out)
         beta = self.kl_weight(step)
         nll = terms["rec"].mean()
         if "lpips" in terms:
@@ -91,16 +112,24 @@ class VAEGANLoss(nn.Module):
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
         if "lpips" in terms:
             logs["lpips"] = terms["lpips"].mean()
-        if self.gan_active(step):
-            # Detached D parameters: the generator's backward reaches the fake images, never D.
-            params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-            logits_fake = functional_call(self.discriminator, params, (torch.sigmoid(out.logits.float()),))
-            g_loss = -logits_fake.mean() if self.cfg.disc_loss == "hinge" else F.softplus(-logits_fake).mean()
+        if not self.gan_active(step):
+            logs["loss"] = loss
+            return loss, {k: v.detach() for k, v in logs.items()}
+        # Detached D parameters: the generator's backward reaches the fake images, never D.
+        params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+        logits_fake = functional_call(self.discriminator, params, (torch.sigmoid(logits),))
+        g_loss = -logits_fake.mean() if self.cfg.disc_loss == "hinge" else F.softplus(-logits_fake).mean()
+        if single_backward:
+            nll_grad = torch.autograd.grad(nll, logits, retain_graph=True)[0]
+            gan_grad = torch.autograd.grad(g_loss, logits, retain_graph=True)[0]
+            d_weight = adaptive_weight_from_output_grads(logits, nll_grad, gan_grad, last_layer)
+            d_weight = d_weight * self.cfg.disc_weight
+            backward_loss = (logits * (nll_grad + d_weight * gan_grad)).sum() + beta * kl
+        else:
             d_weight = adaptive_weight(nll, g_loss, last_layer) * self.cfg.disc_weight
-            loss = loss + d_weight * g_loss
-            logs.update(g_loss=g_loss, d_weight=d_weight)
-        logs["loss"] = loss
-        return loss, {k: v.detach() for k, v in logs.items()}
+            backward_loss = loss + d_weight * g_loss
+        logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss + d_weight * g_loss)
+        return backward_loss, {k: v.detach() for k, v in logs.items()}
 
     def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor,
                            discriminator: Optional[nn.Module] = None) -> tuple[torch.Tensor, dict]:

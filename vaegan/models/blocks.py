@@ -41,7 +41,11 @@ class SelfAttention(nn.Module):
         h, w = x.shape[-2:]
         q, k, v = rearrange(self.qkv(self.norm(x)), "b (three n d) h w -> three b n (h w) d",
                             three=3, n=self.heads)
-        out = F.scaled_dot_product_attention(q, k, v)
+        if x.is_cuda:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:  # CPU's fused SDPA backward is ~7x slower than plain matmuls for 49 tokens (measured)
+            weights = torch.softmax((q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5, dim=-1)
+            out = weights.to(v.dtype) @ v
         return x + self.proj(rearrange(out, "b n (h w) d -> b (n d) h w", h=h, w=w))
 
 

@@ -9,7 +9,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from .blocks import Downsample, MidBlock, ResBlock, Upsample, norm, res_stack
+from .blocks import Downsample, MidBlock, Upsample, norm, res_stack
 from .vae import VAE
 
 SIDE = 7  # the 7x7 bottom of the U for 28x28 input
