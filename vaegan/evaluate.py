@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
+import torch
+
 from .checkpoint import load_checkpoint, load_weights
 from .cli import OneLineParser, run_cli
 from .config import DATASETS, ConfigError, build_config
 from .data import load_split, resolve_data_dir
 from .device import resolve_device
+from .likelihood import LIKELIHOODS, elbo, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model
@@ -26,8 +30,35 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto)")
     p.add_argument("--lpips-backbone", help="VGG16 weights for LPIPS: pretrained | PATH | random "
                                             "(default: as in training)")
+    p.add_argument("--iw-samples", type=int, default=100, metavar="K",
+                   help="posterior samples for the importance-weighted likelihood bound; 0 skips it (default: 100)")
+    p.add_argument("--save-recon", metavar="FILE.npy", help="write reconstructions (decoded posterior means) of "
+                                                            "the evaluated test images, in the test file's order, "
+                                                            "float32 [N, H, W] in [0, 1]")
+    p.add_argument("--save-samples", metavar="FILE.npy", help="write --num-samples decodes of prior draws the same way")
+    p.add_argument("--num-samples", type=int, default=1000, metavar="M", help="prior samples for --save-samples "
+                                                                               "(default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed for posterior and prior sampling (default: 0)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
     return p
+
+
+@torch.no_grad()
+def likelihood_metrics(model, images: torch.Tensor, kind: str, k: int, batch_size: int) -> dict:
+    """Negative ELBO (1 sample, as in training) and negative IW bound, nats per image."""
+    neg_elbo = torch.cat([-elbo(model, x, kind) for x in images.split(batch_size)]).mean().item()
+    out = {"test/neg_elbo": neg_elbo, "likelihood": LIKELIHOODS[kind]}
+    if k > 0:
+        iw = torch.cat([importance_weighted_bound(model, x, kind, k) for x in images.split(max(1, batch_size // 4))])
+        out.update({"test/nll_iw": -iw.mean().item(), "iw_samples": k})
+    return out
+
+
+@torch.no_grad()
+def save_images(path: str, images: torch.Tensor) -> None:
+    """[N, 1, H, W] -> float32 [N, H, W] (grayscale) in [0, 1]."""
+    array = images.float().clamp(0, 1).cpu().numpy()
+    np.save(path, array[:, 0] if array.shape[1] == 1 else array)
 
 
 def run_eval(args: argparse.Namespace) -> dict[str, float]:
@@ -45,21 +76,32 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     test = load_split(resolve_data_dir(cfg), "test", cfg.limit_test).to(device)
     model = build_model(cfg).to(device)
     load_weights(model, saved["model"], Path(args.checkpoint))
+    model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
     metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
-    return {"epoch": saved["epoch"], **metrics}
+    torch.manual_seed(args.seed)
+    metrics.update(likelihood_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
+    if args.save_recon:
+        save_images(args.save_recon, torch.cat([torch.sigmoid(model.decode(model.encode(x)[0]).float())
+                                                for x in test.images.split(args.batch_size)]))
+    if args.save_samples:
+        z = model.sample_prior(args.num_samples, torch.Generator().manual_seed(args.seed))
+        save_images(args.save_samples, torch.cat([torch.sigmoid(model.decode(c).float())
+                                                  for c in z.split(args.batch_size)]))
+    return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = eval_parser().parse_args(argv)
-    if args.n is not None and args.n < 1 or args.batch_size < 1:
-        eval_parser().error("--n and --batch-size must be >= 1")
+    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or args.iw_samples < 0:
+        eval_parser().error("--n, --batch-size and --num-samples must be >= 1, --iw-samples >= 0")
 
     def go() -> int:
         metrics = run_eval(args)
         width = max(map(len, metrics))
         for k, v in metrics.items():
             print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+        print("pixel metrics on the [0, 1] scale (data_range=1); ELBO and IW bound in nats per image")
         if args.json:
             Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n")
         return 0

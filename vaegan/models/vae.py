@@ -52,5 +52,6 @@ class VAE(nn.Module):
         return VAEOutput(self.decode(z), mu, logvar, z)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws from N(0, I), made on the CPU (so a CPU generator reproduces them anywhere)."""
         device = next(self.parameters()).device
-        return torch.randn((n, *self.latent_dims), generator=generator, device=device)
+        return torch.randn((n, *self.latent_dims), generator=generator).to(device)
