@@ -32,3 +32,4 @@ def test_two_d_latents_are_shown_as_they_are():
 
 def test_limit_is_shared_and_rounded():
     assert nice_limit([np.array([[0.5, -1.7]]), np.array([[2.2, 0.1]])]) == 2.5
+    assert nice_limit([np.array([[5.2, 0.0]])]) == 6.0

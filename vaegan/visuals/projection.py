@@ -40,11 +40,12 @@ def project(latents: np.ndarray, previous: Optional[np.ndarray] = None) -> np.nd
 
 def nice_limit(points_per_frame: list[np.ndarray]) -> float:
     """One symmetric axis limit for every frame: the 99.5th percentile of |coordinate| over all
-    frames, rounded up to a 1-2-5 step so it changes rarely as epochs are added."""
+    frames, rounded up to a step of a fine 1-10 ladder so it changes rarely as epochs are added
+    without wasting the plot (5.5 becomes 6, not 10)."""
     extent = max(float(np.percentile(np.abs(p), 99.5)) for p in points_per_frame)
     extent = max(extent, 1e-3) * 1.05
     scale = 10 ** np.floor(np.log10(extent))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * scale >= extent:
             return float(step * scale)
     return float(10 * scale)
