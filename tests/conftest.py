@@ -1,5 +1,6 @@
 import gzip
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ["VAEGAN_CACHE"] = tempfile.mkdtemp(prefix="vaegan-test-cache-")  # never the user's ~/.cache
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -66,6 +66,8 @@ def test_save_recon_keeps_the_test_order_and_shape(trained, tmp_path, capsys):
                       "--num-samples", "7", "--json", str(tmp_path / "m.json")]) == 0
     out = capsys.readouterr().out
     assert "test/nll_iw" in out and "Bernoulli" in out
+    for key in ("test/domain_fd_recon", "test/domain_fd_samples", "test/recon_class_acc"):
+        assert key in out
     r, s = np.load(recon), np.load(samples)
     assert r.shape == (12, 28, 28) and s.shape == (7, 28, 28) and r.dtype == s.dtype == np.float32
     assert 0 <= r.min() and r.max() <= 1

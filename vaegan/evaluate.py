@@ -14,6 +14,7 @@ from .cli import OneLineParser, run_cli
 from .config import DATASETS, ConfigError, build_config
 from .data import load_split, resolve_data_dir
 from .device import resolve_device
+from .fidelity import domain_classifier, fidelity_metrics
 from .likelihood import LIKELIHOODS, elbo, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
@@ -38,6 +39,8 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-samples", metavar="FILE.npy", help="write --num-samples decodes of prior draws the same way")
     p.add_argument("--num-samples", type=int, default=1000, metavar="M", help="prior samples for --save-samples "
                                                                                "(default: 1000)")
+    p.add_argument("--no-fidelity", action="store_true", help="skip the domain classifier metrics (its first "
+                                                              "training takes a minute or two on a CPU)")
     p.add_argument("--seed", type=int, default=0, help="seed for posterior and prior sampling (default: 0)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
     return p
@@ -81,14 +84,25 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
     torch.manual_seed(args.seed)
     metrics.update(likelihood_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
+    recon = decode(model, torch.cat([model.encode(x)[0] for x in test.images.split(args.batch_size)]),
+                   args.batch_size)
+    if not args.no_fidelity:
+        folder = resolve_data_dir(cfg)
+        classifier = domain_classifier(load_split(folder, "train").to(device), cfg.dataset)
+        samples = decode(model, model.sample_prior(len(test), torch.Generator().manual_seed(args.seed)),
+                         args.batch_size)
+        metrics.update(fidelity_metrics(classifier, test, recon, samples))
     if args.save_recon:
-        save_images(args.save_recon, torch.cat([torch.sigmoid(model.decode(model.encode(x)[0]).float())
-                                                for x in test.images.split(args.batch_size)]))
+        save_images(args.save_recon, recon)
     if args.save_samples:
         z = model.sample_prior(args.num_samples, torch.Generator().manual_seed(args.seed))
-        save_images(args.save_samples, torch.cat([torch.sigmoid(model.decode(c).float())
-                                                  for c in z.split(args.batch_size)]))
+        save_images(args.save_samples, decode(model, z, args.batch_size))
     return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
+
+
+@torch.no_grad()
+def decode(model, z: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([torch.sigmoid(model.decode(c).float()) for c in z.split(batch_size)])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

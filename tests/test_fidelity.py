@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+from tests.conftest import FASHION
+from vaegan.data import load_split
+from vaegan.fidelity import domain_classifier, features_and_logits, frechet_distance
+
+STATED_ACCURACY = 0.88  # the README's number for the cached Fashion-MNIST classifier (3 epochs)
+
+
+def test_frechet_distance_of_known_gaussians():
+    torch.manual_seed(0)
+    a = torch.randn(20000, 4)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shift = torch.tensor([1.0, -2.0, 0.5, 0.0])
+    assert frechet_distance(a, a + shift) == pytest.approx(5.25, rel=1e-6)  # same covariance: ||shift||^2
+    # N(0, I) vs N(0, 4I) in 4 dims: Tr(I + 4I - 2*2I) = 4 (up to sampling error)
+    assert frechet_distance(a, 2 * torch.randn(20000, 4)) == pytest.approx(4.0, rel=0.05)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_domain_classifier_reaches_the_stated_accuracy_and_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CACHE", str(tmp_path))
+    train, test = load_split(FASHION, "train"), load_split(FASHION, "test")
+    classifier = domain_classifier(train, "fashion-mnist")
+    _, logits = features_and_logits(classifier, test.images)
+    accuracy = (logits.argmax(1) == test.labels).float().mean().item()
+    assert accuracy >= STATED_ACCURACY, accuracy
+    (cached,) = tmp_path.glob("classifier-fashion-mnist-*.pt")
+    again = domain_classifier(train, "fashion-mnist")  # loaded, not retrained
+    assert all(torch.equal(p, q) for p, q in zip(classifier.parameters(), again.parameters()))
+    print(f"domain classifier test accuracy: {accuracy:.4f}")

@@ -1,0 +1,105 @@
+"""Offline sample fidelity: a "domain FD" in the feature space of a small classifier that vaegan
+trains once on the dataset's train split and caches, plus that classifier's accuracy on
+reconstructions (does a reconstruction keep its class?).
+
+Inception FID needs ImageNet weights and is widely criticised on 28x28 digits; a classifier of
+the domain itself needs no download and sees what matters here.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import save_checkpoint
+from .data import ImageSplit
+
+CLASSIFIER_EPOCHS = 3
+
+
+class DomainClassifier(nn.Module):
+    def __init__(self, classes: int = 10, width: int = 128):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 7
+            nn.Flatten(), nn.Linear(64 * 7 * 7, width), nn.ReLU())
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("VAEGAN_CACHE", Path.home() / ".cache" / "vaegan"))
+
+
+def _data_key(train: ImageSplit) -> str:
+    digest = hashlib.sha1(train.images.cpu().numpy().tobytes())
+    digest.update(train.labels.cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> DomainClassifier:
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = DomainClassifier().to(train.images.device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(train), generator=generator).split(128):
+            idx = idx.to(train.images.device)
+            loss = F.cross_entropy(model(train.images[idx]), train.labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+def domain_classifier(train: ImageSplit, dataset: str) -> DomainClassifier:
+    """The cached classifier for exactly this training data, trained on first use."""
+    path = cache_dir() / f"classifier-{dataset}-{_data_key(train)}.pt"
+    model = DomainClassifier().to(train.images.device)
+    if path.is_file():
+        try:
+            model.load_state_dict(torch.load(path, map_location=train.images.device, weights_only=True))
+            return model.eval()
+        except (RuntimeError, OSError, EOFError):
+            pass  # a torn cache file: train again
+    model = train_classifier(train)
+    save_checkpoint(model.state_dict(), path)
+    return model
+
+
+@torch.no_grad()
+def features_and_logits(model: DomainClassifier, images: torch.Tensor, batch_size: int = 500):
+    feats = [model.features(x.float()) for x in images.split(batch_size)]
+    feats = torch.cat(feats)
+    return feats, model.head(feats)
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2) of two feature sets, float64."""
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    sqrt_a = vecs @ torch.diag(vals.clamp(min=0).sqrt()) @ vecs.T
+    cross = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp(min=0).sqrt().sum()
+    return float((mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross)
+
+
+def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torch.Tensor,
+                     samples: torch.Tensor) -> dict[str, float]:
+    real_feats, real_logits = features_and_logits(classifier, test.images)
+    recon_feats, recon_logits = features_and_logits(classifier, recon)
+    sample_feats, _ = features_and_logits(classifier, samples)
+    return {
+        "test/classifier_acc": (real_logits.argmax(1) == test.labels).float().mean().item(),
+        "test/recon_class_acc": (recon_logits.argmax(1) == test.labels).float().mean().item(),
+        "test/domain_fd_recon": frechet_distance(real_feats, recon_feats),
+        "test/domain_fd_samples": frechet_distance(real_feats, sample_feats),
+    }
