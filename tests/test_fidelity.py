@@ -31,3 +31,16 @@ def test_domain_classifier_reaches_the_stated_accuracy_and_is_cached(tmp_path, m
     again = domain_classifier(train, "fashion-mnist")  # loaded, not retrained
     assert all(torch.equal(p, q) for p, q in zip(classifier.parameters(), again.parameters()))
     print(f"domain classifier test accuracy: {accuracy:.4f}")
+
+
+def test_inception_fid_without_weights_is_skipped_with_one_line(monkeypatch):
+    import torch.hub
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    from vaegan.fidelity import inception_fid
+
+    value, reason = inception_fid(torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28))
+    assert value is None and "weights-inception-2015-12-05-6726825d.pth" in reason and "\n" not in reason

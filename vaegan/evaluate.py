@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -14,7 +15,7 @@ from .cli import OneLineParser, run_cli
 from .config import DATASETS, ConfigError, build_config
 from .data import load_split, resolve_data_dir
 from .device import resolve_device
-from .fidelity import domain_classifier, fidelity_metrics
+from .fidelity import INCEPTION_FILE, domain_classifier, fidelity_metrics, inception_fid
 from .likelihood import LIKELIHOODS, elbo, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
@@ -41,6 +42,9 @@ def eval_parser() -> argparse.ArgumentParser:
                                                                                "(default: 1000)")
     p.add_argument("--no-fidelity", action="store_true", help="skip the domain classifier metrics (its first "
                                                               "training takes a minute or two on a CPU)")
+    p.add_argument("--fid-weights", metavar="PATH", help=f"local {INCEPTION_FILE} for Inception FID (default: "
+                                                         f"torchmetrics downloads it; skipped with a notice if it cannot)")
+    p.add_argument("--no-fid", action="store_true", help="skip Inception FID (slow on a CPU: 299 px Inception)")
     p.add_argument("--seed", type=int, default=0, help="seed for posterior and prior sampling (default: 0)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
     return p
@@ -92,6 +96,15 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         samples = decode(model, model.sample_prior(len(test), torch.Generator().manual_seed(args.seed)),
                          args.batch_size)
         metrics.update(fidelity_metrics(classifier, test, recon, samples))
+    if not args.no_fid:
+        samples = decode(model, model.sample_prior(len(test), torch.Generator().manual_seed(args.seed)),
+                         args.batch_size)
+        for name, fake in (("recon", recon), ("samples", samples)):
+            value, skipped = inception_fid(test.images, fake, args.fid_weights)
+            if skipped:
+                print(skipped, file=sys.stderr)
+                break
+            metrics[f"test/fid_{name}"] = value
     if args.save_recon:
         save_images(args.save_recon, recon)
     if args.save_samples:

@@ -103,3 +103,25 @@ def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torc
         "test/domain_fd_recon": frechet_distance(real_feats, recon_feats),
         "test/domain_fd_samples": frechet_distance(real_feats, sample_feats),
     }
+
+
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def inception_fid(real: torch.Tensor, fake: torch.Tensor, weights: str | None = None,
+                  batch_size: int = 100) -> tuple[float | None, str | None]:
+    """(FID with torchmetrics' Inception features, None) or (None, a one-line reason it was skipped).
+    Images [N, 1, H, W] in [0, 1], expanded to RGB; torchmetrics resizes them to 299 px."""
+    try:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        metric = FrechetInceptionDistance(feature=2048, normalize=True,
+                                          feature_extractor_weights_path=weights).to(real.device)
+    except Exception as e:  # missing torch-fidelity, no network, a bad weights file
+        where = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+        return None, (f"Inception FID skipped ({type(e).__name__}: {' '.join(str(e).split())[:100]}); "
+                      f"put {INCEPTION_FILE} in {where.parent} or pass --fid-weights PATH")
+    for images, is_real in ((real, True), (fake, False)):
+        for x in images.split(batch_size):
+            metric.update(x.float().expand(-1, 3, -1, -1), real=is_real)
+    return metric.compute().item(), None
