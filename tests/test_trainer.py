@@ -1,3 +1,4 @@
+import math
 import subprocess
 import sys
 
@@ -84,3 +85,14 @@ def test_short_real_fashion_mnist_run_beats_its_initialisation(tmp_path):
     before = trainer.evaluate()["test/mse"]
     after = trainer.fit()["test/mse"]
     assert after < 0.5 * before, (before, after)
+
+
+def test_compile_flag_trains(idx_dir, tmp_path):
+    """--compile wraps the training networks in torch.compile; an MLP keeps the compile short."""
+    (cfg,) = parse_train_args(["--arch", "mlp", "--latent", "2", "--perceptual-weight", "0", "--epochs", "1",
+                               "--use_gan", "--compile", "--no-visuals", "--data-dir", str(idx_dir),
+                               "--out", str(tmp_path / "c"), *TINY])
+    trainer = Trainer(cfg)
+    metrics = trainer.fit()
+    assert metrics["epoch"] == 1 and math.isfinite(metrics["train/loss"])
+    assert trainer.ddp_model is not trainer.model  # the step ran through the compiled wrapper

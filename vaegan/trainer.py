@@ -77,27 +77,7 @@ class Trainer:
 
         seed_everything(cfg.seed, cfg.deterministic)
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
-        fmt = memory_format(self.device, self.amp_dtype, has_group_norm=True)
-        self.model = build_model(cfg).to(self.device, memory_format=fmt)
-        self.loss_fn = VAEGANLoss(cfg, perceptual).to(self.device, memory_format=fmt)
-        if perceptual is not None:
-            perceptual.to(memory_format=memory_format(self.device, self.amp_dtype, has_group_norm=False))
-        self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
-        self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
-                      if cfg.use_gan else None)
-        # What the training step calls: DDP wrappers under torchrun, the modules themselves otherwise.
-        self.ddp_model, self.ddp_disc = self.model, self.loss_fn.discriminator
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
-            if cfg.use_gan:
-                self.ddp_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
-        if cfg.compile:
-            self.ddp_model, self.ddp_disc = torch.compile(self.ddp_model), torch.compile(self.ddp_disc)
-            if perceptual is not None:
-                perceptual.net = torch.compile(perceptual.net)
+        self._build_networks(perceptual)
         self.epoch, self.step, self.best = 0, 0, None
         self.batch_in_epoch = 0  # batches of the current epoch already trained
         self.epoch_sums: dict[str, float] = {}
@@ -121,6 +101,33 @@ class Trainer:
         if perceptual is not None and perceptual.random_backbone:
             self.logger.info("WARNING: LPIPS uses a RANDOM VGG backbone (--lpips-backbone random); "
                              "its values are not comparable to published LPIPS")
+
+    def _build_networks(self, perceptual: Optional[LPIPS]) -> None:
+        """Model, loss (with D and LPIPS), optimizers, and what the step calls: DDP wrappers under
+        torchrun, compiled with --compile, the modules themselves otherwise."""
+        cfg, device, amp = self.cfg, self.device, self.amp_dtype
+        fmt = memory_format(device, amp, has_group_norm=True)
+        self.model = build_model(cfg).to(device, memory_format=fmt)
+        self.loss_fn = VAEGANLoss(cfg, perceptual).to(device, memory_format=fmt)
+        if perceptual is not None:
+            perceptual.to(memory_format=memory_format(device, amp, has_group_norm=False))
+        self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
+        self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
+                      if cfg.use_gan else None)
+        self.ddp_model, self.ddp_disc = self.model, self.loss_fn.discriminator
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.ddp_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
+            if cfg.use_gan:
+                self.ddp_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
+        if cfg.compile:
+            self.ddp_model = torch.compile(self.ddp_model)
+            if self.ddp_disc is not None:
+                self.ddp_disc = torch.compile(self.ddp_disc)
+            if perceptual is not None:
+                perceptual.net = torch.compile(perceptual.net)
 
     def _check_run_dir(self) -> None:
         if self.cfg.resume and not self.ckpt_path.is_file():

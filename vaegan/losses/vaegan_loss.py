@@ -52,9 +52,9 @@ def adaptive_weight_from_output_grads(logits: torch.Tensor, nll_grad: torch.Tens
                                       last_layer: torch.Tensor, max_weight: float = 1e4) -> torch.Tensor:
     """`adaptive_weight`, given both losses' gradients w.r.t. the logits: the chain rule through the
     last layer alone turns them into last-layer gradients."""
-    rec_w, gan_w = torch.autograd.grad(logits, last_layer, grad_outputs=torch.stack([nll_grad, gan_grad]),
-                                       retain_graph=True, is_grads_batched=True)[0]
-    rec_w, gan_w = all_reduce_mean(rec_w), all_reduce_mean(gan_w)
+    # Two calls rather than one batched (vmap) call, which compiled graphs do not support.
+    rec_w, gan_w = (all_reduce_mean(torch.autograd.grad(logits, last_layer, grad_outputs=g, retain_graph=True)[0])
+                    for g in (nll_grad, gan_grad))
     return (rec_w.norm() / (gan_w.norm() + 1e-4)).clamp(0.0, max_weight).detach()
 
 
@@ -135,7 +135,7 @@ class VAEGANLoss(nn.Module):
                            discriminator: Optional[nn.Module] = None) -> tuple[torch.Tensor, dict]:
         """fake: reconstructions in [0, 1]; detached here so D's update never reaches the VAE.
         `discriminator` may be a DDP wrapper of `self.discriminator`."""
-        discriminator = discriminator or self.discriminator
+        discriminator = self.discriminator if discriminator is None else discriminator
         logits_real = discriminator(x)
         logits_fake = discriminator(fake.detach().float())
         d_loss = self._d_loss(logits_real, logits_fake)
