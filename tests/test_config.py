@@ -48,3 +48,10 @@ def test_shipped_recipes_load(tmp_path):
     from tests.conftest import ROOT
     for path in sorted((ROOT / "configs").glob("*.yaml")):
         build_config(load_yaml(str(path)))
+
+
+def test_every_flag_is_documented_in_the_readme():
+    from tests.conftest import ROOT
+    readme = (ROOT / "README.md").read_text()
+    missing = [n for n in FIELDS if "--" + n.replace("_", "-") not in readme]
+    assert not missing, missing

@@ -80,7 +80,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     except (TypeError, KeyError) as e:
         raise ConfigError(f"{args.checkpoint} holds no usable vaegan config ({e})") from None
     device = resolve_device(cfg.device)
-    test = load_split(resolve_data_dir(cfg), "test", cfg.limit_test).to(device)
+    folder = resolve_data_dir(cfg)
+    test = load_split(folder, "test", cfg.limit_test).to(device)
     model = build_model(cfg).to(device)
     load_weights(model, saved["model"], Path(args.checkpoint))
     model.eval()
@@ -90,15 +91,13 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     metrics.update(likelihood_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
     recon = decode(model, torch.cat([model.encode(x)[0] for x in test.images.split(args.batch_size)]),
                    args.batch_size)
-    if not args.no_fidelity:
-        folder = resolve_data_dir(cfg)
-        classifier = domain_classifier(load_split(folder, "train").to(device), cfg.dataset)
+    if not (args.no_fidelity and args.no_fid):  # both compare the test set with as many prior samples
         samples = decode(model, model.sample_prior(len(test), torch.Generator().manual_seed(args.seed)),
                          args.batch_size)
+    if not args.no_fidelity:
+        classifier = domain_classifier(load_split(folder, "train").to(device), cfg.dataset)
         metrics.update(fidelity_metrics(classifier, test, recon, samples))
     if not args.no_fid:
-        samples = decode(model, model.sample_prior(len(test), torch.Generator().manual_seed(args.seed)),
-                         args.batch_size)
         for name, fake in (("recon", recon), ("samples", samples)):
             value, skipped = inception_fid(test.images, fake, args.fid_weights)
             if skipped:
