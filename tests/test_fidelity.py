@@ -42,5 +42,5 @@ def test_inception_fid_without_weights_is_skipped_with_one_line(monkeypatch):
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     from vaegan.fidelity import inception_fid
 
-    value, reason = inception_fid(torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28))
-    assert value is None and "weights-inception-2015-12-05-6726825d.pth" in reason and "\n" not in reason
+    scores, reason = inception_fid(torch.rand(4, 1, 28, 28), {"samples": torch.rand(4, 1, 28, 28)})
+    assert scores == {} and "weights-inception-2015-12-05-6726825d.pth" in reason and "\n" not in reason

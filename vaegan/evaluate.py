@@ -98,12 +98,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         classifier = domain_classifier(load_split(folder, "train").to(device), cfg.dataset)
         metrics.update(fidelity_metrics(classifier, test, recon, samples))
     if not args.no_fid:
-        for name, fake in (("recon", recon), ("samples", samples)):
-            value, skipped = inception_fid(test.images, fake, args.fid_weights)
-            if skipped:
-                print(skipped, file=sys.stderr)
-                break
-            metrics[f"test/fid_{name}"] = value
+        scores, skipped = inception_fid(test.images, {"recon": recon, "samples": samples}, args.fid_weights)
+        if skipped:
+            print(skipped, file=sys.stderr)
+        metrics.update({f"test/fid_{name}": value for name, value in scores.items()})
     if args.save_recon:
         save_images(args.save_recon, recon)
     if args.save_samples:

@@ -108,20 +108,29 @@ def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torc
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
-def inception_fid(real: torch.Tensor, fake: torch.Tensor, weights: str | None = None,
-                  batch_size: int = 100) -> tuple[float | None, str | None]:
-    """(FID with torchmetrics' Inception features, None) or (None, a one-line reason it was skipped).
-    Images [N, 1, H, W] in [0, 1], expanded to RGB; torchmetrics resizes them to 299 px."""
+def inception_fid(real: torch.Tensor, fakes: dict[str, torch.Tensor], weights: str | None = None,
+                  batch_size: int = 100) -> tuple[dict[str, float], str | None]:
+    """({name: FID of fakes[name] against real}, None) with torchmetrics' Inception features, or
+    ({}, a one-line reason it was skipped). Images [N, 1, H, W] in [0, 1], expanded to RGB;
+    torchmetrics resizes them to 299 px, so the real images go through Inception only once."""
     try:
         from torchmetrics.image.fid import FrechetInceptionDistance
 
-        metric = FrechetInceptionDistance(feature=2048, normalize=True,
+        metric = FrechetInceptionDistance(feature=2048, normalize=True, reset_real_features=False,
                                           feature_extractor_weights_path=weights).to(real.device)
     except Exception as e:  # missing torch-fidelity, no network, a bad weights file
         where = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
-        return None, (f"Inception FID skipped ({type(e).__name__}: {' '.join(str(e).split())[:100]}); "
-                      f"put {INCEPTION_FILE} in {where.parent} or pass --fid-weights PATH")
-    for images, is_real in ((real, True), (fake, False)):
+        return {}, (f"Inception FID skipped ({type(e).__name__}: {' '.join(str(e).split())[:100]}); "
+                    f"put {INCEPTION_FILE} in {where.parent} or pass --fid-weights PATH")
+
+    def feed(images: torch.Tensor, is_real: bool) -> None:
         for x in images.split(batch_size):
             metric.update(x.float().expand(-1, 3, -1, -1), real=is_real)
-    return metric.compute().item(), None
+
+    feed(real, True)
+    scores = {}
+    for name, fake in fakes.items():
+        metric.reset()  # drops the fake statistics only (reset_real_features=False)
+        feed(fake, False)
+        scores[name] = metric.compute().item()
+    return scores, None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
+from .losses import kl_per_image, rec_per_image
 from .models import VAE
 
 LIKELIHOODS = {
@@ -22,14 +22,12 @@ LIKELIHOODS = {
 
 
 def log_px_given_z(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Per-image log p(x|z) for decoder `logits` [..., C, H, W] and images broadcast to them."""
+    """Per-image log p(x|z) for decoder `logits` [..., C, H, W] and images broadcast to them: minus
+    the training reconstruction loss, plus the constant that makes it a normalised density."""
     x = x.expand_as(logits)
     dims = x[0].numel() if x.dim() == 4 else x[0, 0].numel()
-    if kind == "bce":
-        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(-3).sum(-1)
-    if kind == "mse":
-        return -(torch.sigmoid(logits) - x).pow(2).flatten(-3).sum(-1) - 0.5 * dims * math.log(math.pi)
-    return -(torch.sigmoid(logits) - x).abs().flatten(-3).sum(-1) - dims * math.log(2.0)
+    constant = {"bce": 0.0, "mse": 0.5 * dims * math.log(math.pi), "l1": dims * math.log(2.0)}[kind]
+    return -rec_per_image(kind, logits, x) - constant
 
 
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -56,7 +54,7 @@ def importance_weighted_bound(model: VAE, x: torch.Tensor, kind: str, k: int,
 def elbo(model: VAE, x: torch.Tensor, kind: str, samples: int = 1) -> torch.Tensor:
     """Per-image ELBO, E_q[log p(x|z)] (over `samples` draws) - KL(q || N(0, I)), in nats ([B])."""
     mu, logvar = (t.float() for t in model.encode(x))
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
+    kl = kl_per_image(mu, logvar)
     z = mu.unsqueeze(0) + torch.randn((samples, *mu.shape), device=mu.device) * torch.exp(0.5 * logvar)
     logits = model.decode(z.flatten(0, 1)).float().unflatten(0, (samples, len(x)))
     return log_px_given_z(kind, logits, x.unsqueeze(0)).mean(0) - kl

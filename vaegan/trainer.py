@@ -29,6 +29,7 @@ from .signals import GracefulStop, Interrupted
 from .wandb_sink import WandbSink
 
 LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
+HIGHER_IS_BETTER = {"test/psnr", "test/ssim"}  # every other tracked metric is better lower
 
 
 class Callback(Protocol):
@@ -303,9 +304,9 @@ class Trainer:
 
     def _save_epoch(self, metrics: dict) -> None:
         value = metrics.get(self.cfg.best_metric)
-        higher_is_better = self.cfg.best_metric in ("test/psnr", "test/ssim")
+        higher = self.cfg.best_metric in HIGHER_IS_BETTER
         improved = value is not None and math.isfinite(value) and (
-            self.best is None or (value > self.best if higher_is_better else value < self.best))
+            self.best is None or (value > self.best if higher else value < self.best))
         if improved:
             self.best = value
             self.save(self.ckpt_path.with_name("best.pt"))
@@ -316,11 +317,10 @@ class Trainer:
             return
         records = read_metrics(self.run_dir / "metrics.jsonl")
         summary = dict(metrics)
-        for key, higher in (("test/mse", False), ("test/psnr", True), ("test/ssim", True),
-                            ("test/neg_elbo", False), ("test/lpips", False)):
+        for key in ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips"):
             values = [r[key] for r in records if key in r]
             if values:
-                summary[f"best/{key}"] = max(values) if higher else min(values)
+                summary[f"best/{key}"] = max(values) if key in HIGHER_IS_BETTER else min(values)
         self.logger.set_summary(summary)
         self.logger.log_checkpoints([self.ckpt_path, self.ckpt_path.with_name("best.pt")],
                                     f"model-{self.run_dir.name}")

@@ -25,17 +25,19 @@ from .perceptual import LPIPS
 
 
 def kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over the latent dims of each image ([B])."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
 
 
 def rec_per_image(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The loss summed over each image's C*H*W pixels; leading dims ([B] or [K, B]) are kept."""
     if kind == "bce":
         err = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     elif kind == "mse":
         err = (torch.sigmoid(logits) - x).pow(2)
     else:
         err = (torch.sigmoid(logits) - x).abs()
-    return err.flatten(1).sum(1)
+    return err.flatten(-3).sum(-1)
 
 
 def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
