@@ -16,7 +16,7 @@ from .config import DATASETS, ConfigError, build_config
 from .data import load_split, resolve_data_dir
 from .device import resolve_device
 from .fidelity import INCEPTION_FILE, domain_classifier, fidelity_metrics, inception_fid
-from .likelihood import LIKELIHOODS, elbo, importance_weighted_bound
+from .likelihood import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model
@@ -51,14 +51,10 @@ def eval_parser() -> argparse.ArgumentParser:
 
 
 @torch.no_grad()
-def likelihood_metrics(model, images: torch.Tensor, kind: str, k: int, batch_size: int) -> dict:
-    """Negative ELBO (1 sample, as in training) and negative IW bound, nats per image."""
-    neg_elbo = torch.cat([-elbo(model, x, kind) for x in images.split(batch_size)]).mean().item()
-    out = {"test/neg_elbo": neg_elbo, "likelihood": LIKELIHOODS[kind]}
-    if k > 0:
-        iw = torch.cat([importance_weighted_bound(model, x, kind, k) for x in images.split(max(1, batch_size // 4))])
-        out.update({"test/nll_iw": -iw.mean().item(), "iw_samples": k})
-    return out
+def iw_metrics(model, images: torch.Tensor, kind: str, k: int, batch_size: int) -> dict:
+    """Negative importance-weighted bound with k samples, nats per image."""
+    iw = torch.cat([importance_weighted_bound(model, x, kind, k) for x in images.split(max(1, batch_size // 4))])
+    return {"test/nll_iw": -iw.mean().item(), "iw_samples": k}
 
 
 @torch.no_grad()
@@ -87,8 +83,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
     metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
+    metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
-    metrics.update(likelihood_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
+    if args.iw_samples > 0:
+        metrics.update(iw_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
     recon = decode(model, torch.cat([model.encode(x)[0] for x in test.images.split(args.batch_size)]),
                    args.batch_size)
     if not (args.no_fidelity and args.no_fid):  # both compare the test set with as many prior samples

@@ -21,13 +21,15 @@ LIKELIHOODS = {
 }
 
 
+def log_normaliser(kind: str, dims: int) -> float:
+    """What turns minus the training reconstruction loss of an image of `dims` values into log p(x|z)."""
+    return {"bce": 0.0, "mse": 0.5 * dims * math.log(math.pi), "l1": dims * math.log(2.0)}[kind]
+
+
 def log_px_given_z(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Per-image log p(x|z) for decoder `logits` [..., C, H, W] and images broadcast to them: minus
-    the training reconstruction loss, plus the constant that makes it a normalised density."""
+    """Per-image log p(x|z) for decoder `logits` [..., C, H, W] and images broadcast to them."""
     x = x.expand_as(logits)
-    dims = x[0].numel() if x.dim() == 4 else x[0, 0].numel()
-    constant = {"bce": 0.0, "mse": 0.5 * dims * math.log(math.pi), "l1": dims * math.log(2.0)}[kind]
-    return -rec_per_image(kind, logits, x) - constant
+    return -rec_per_image(kind, logits, x) - log_normaliser(kind, x.shape[-3:].numel())
 
 
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 from .data import ImageSplit
 from .device import autocast
 from .distributed import all_reduce_sum
+from .likelihood import log_normaliser
 from .losses import VAEGANLoss
 from .models import VAE, VAEOutput, reparameterize
 
@@ -46,6 +47,7 @@ def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int
     out = {f"{prefix}/{k}": (all_reduce_sum(v) / n).item() for k, v in sums.items()}
     out[f"{prefix}/psnr"] = psnr.compute().item()
     out[f"{prefix}/ssim"] = ssim.compute().item()
-    if loss_fn.cfg.recon_loss == "bce":
-        out[f"{prefix}/neg_elbo"] = out[f"{prefix}/rec"] + out[f"{prefix}/kl"]
+    kind = loss_fn.cfg.recon_loss
+    out[f"{prefix}/neg_elbo"] = (out[f"{prefix}/rec"] + out[f"{prefix}/kl"]
+                                 + log_normaliser(kind, split.images[0].numel()))
     return out

@@ -1,0 +1,56 @@
+"""Print the README results table from runs/table/<row>/{eval,iw}.json (see bench/results_table.sh).
+
+    python bench/results_table.py [--root runs/table]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vaegan.checkpoint import load_checkpoint  # noqa: E402
+from vaegan.logger import read_metrics  # noqa: E402
+
+COLUMNS = [  # (header, file, key, format)
+    ("MSE ↓", "eval", "test/mse", "{:.4f}"),
+    ("PSNR ↑", "eval", "test/psnr", "{:.2f}"),
+    ("SSIM ↑", "eval", "test/ssim", "{:.3f}"),
+    ("−ELBO ↓", "eval", "test/neg_elbo", "{:.1f}"),
+    ("NLL IW ↓", "iw", "test/nll_iw", "{:.1f}"),
+    ("domain FD recon ↓", "eval", "test/domain_fd_recon", "{:.2f}"),
+    ("domain FD samples ↓", "eval", "test/domain_fd_samples", "{:.2f}"),
+    ("recon class acc ↑", "eval", "test/recon_class_acc", "{:.3f}"),
+]
+
+
+def describe(run: Path) -> tuple[str, str, str]:
+    """(model, latent, training budget) from the run's checkpoint and metrics."""
+    saved = load_checkpoint(run / "checkpoints" / "last.pt")
+    cfg = saved["config"]
+    params = sum(v.numel() for v in saved["model"].values() if torch.is_floating_point(v))
+    name = {"mlp": f"MLP {cfg['hidden']} ({cfg['optimizer']})", "conv": "conv VAE",
+            "unet": "U-Net VAE-GAN" if cfg["use_gan"] else "U-Net VAE"}[cfg["arch"]]
+    latent = f"{cfg['latent']}×7×7" if cfg.get("latent_shape") == "spatial" else str(cfg["latent"])
+    seconds = sum(r.get("time/epoch_s", 0.0) for r in read_metrics(run / "metrics.jsonl"))
+    budget = f"{saved['epoch']} ep, {params / 1e6:.2f} M, {seconds / 60:.0f} min"
+    return name, latent, budget
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", default="runs/table", type=Path)
+    args = p.parse_args()
+    print("| row | model | latent | epochs, params, train time | " + " | ".join(c[0] for c in COLUMNS) + " |")
+    print("|---" * (4 + len(COLUMNS)) + "|")
+    for run in sorted(p.parent for p in args.root.glob("*/eval.json")):
+        files = {f: json.loads((run / f"{f}.json").read_text()) for f in ("eval", "iw") if (run / f"{f}.json").exists()}
+        cells = [fmt.format(files[f][k]) if k in files.get(f, {}) else "–" for _, f, k, fmt in COLUMNS]
+        print(f"| {run.name} | " + " | ".join(describe(run)) + " | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

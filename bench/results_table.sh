@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The README results table: seed baselines vs the U-Net VAE / VAE-GAN on Fashion-MNIST.
+#
+#   bash bench/results_table.sh train   # trains every row into runs/table/<row>/
+#   bash bench/results_table.sh eval    # eval.py on each finished row -> runs/table/<row>/{eval,iw}.json
+#   python bench/results_table.py       # prints the markdown table from those JSON files
+#
+# Budget (what a 2-core CPU affords): baselines run their seed recipe (10 epochs); the U-Net rows
+# run 2 epochs at --channels 16 32 64 without LPIPS (no pretrained VGG16 on this machine).
+# ROWS="unet-vaegan-16 conv-20" bash bench/results_table.sh train  runs only those rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COMMON=(--dataset fashion-mnist --no-visuals --wandb disabled)
+UNET=(--channels 16 32 64 --perceptual-weight 0 --epochs 2 --disc-start 200)
+
+declare -A RECIPE=(
+  [mlp-2]="--config configs/mlp_vae.yaml"
+  [mlp-adamw-2]="--config configs/mlp_vae_adamw.yaml"
+  [conv-20]="--config configs/conv_vae.yaml"
+  [unet-vaegan-16]="--config configs/unet_vaegan.yaml --latent 16 ${UNET[*]}"
+  [unet-vae-16]="--config configs/unet_vae.yaml --latent 16 ${UNET[*]}"
+  [unet-vaegan-2]="--config configs/unet_vaegan.yaml --latent 2 ${UNET[*]}"
+  [unet-vae-2]="--config configs/unet_vae.yaml --latent 2 ${UNET[*]}"
+  [unet-vaegan-16-spatial]="--config configs/unet_vaegan.yaml --latent 16 --latent-shape spatial ${UNET[*]}"
+  [unet-vae-16-spatial]="--config configs/unet_vae.yaml --latent 16 --latent-shape spatial ${UNET[*]}"
+)
+ORDER="mlp-2 mlp-adamw-2 conv-20 unet-vaegan-16 unet-vae-16 unet-vaegan-2 unet-vae-2
+       unet-vaegan-16-spatial unet-vae-16-spatial"
+
+for row in ${ROWS:-$ORDER}; do
+  out=runs/table/$row
+  case "${1:-}" in
+    train)
+      # shellcheck disable=SC2086
+      [ -f "$out/checkpoints/last.pt" ] && extra=--resume || extra=
+      python train.py ${RECIPE[$row]} "${COMMON[@]}" --out "$out" $extra ;;
+    eval)
+      [ -f "$out/checkpoints/last.pt" ] || { echo "skip $row (not trained)"; continue; }
+      python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid --json "$out/eval.json"
+      python eval.py --checkpoint "$out/checkpoints/last.pt" --n 1000 --iw-samples 100 \
+        --no-fidelity --no-fid --json "$out/iw.json" ;;
+    *) echo "usage: bash bench/results_table.sh train|eval" >&2; exit 2 ;;
+  esac
+done
