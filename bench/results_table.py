@@ -1,6 +1,7 @@
-"""Print the README results table from runs/table/<row>/{eval,iw}.json (see bench/results_table.sh).
+"""Print the README results table from runs/table/<row>/{eval,iw}.json (see bench/results_table.sh),
+and with --figure draw the first test images with every row's reconstructions and prior samples.
 
-    python bench/results_table.py [--root runs/table]
+    python bench/results_table.py [--root runs/table] [--figure assets/results.png]
 """
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vaegan.checkpoint import load_checkpoint  # noqa: E402
+from vaegan.config import Config  # noqa: E402
+from vaegan.data import load_split, resolve_data_dir  # noqa: E402
 from vaegan.logger import read_metrics  # noqa: E402
+from vaegan.visuals.gif import write_png  # noqa: E402
+from vaegan.visuals.render import SCALE, image_grid, with_caption  # noqa: E402
+
+SHOWN = 10  # test images / prior samples per row of the figure
 
 COLUMNS = [  # (header, file, key, format)
     ("MSE ↓", "eval", "test/mse", "{:.4f}"),
@@ -40,16 +48,43 @@ def describe(run: Path) -> tuple[str, str, str]:
     return name, latent, budget
 
 
+def trained_runs(root: Path) -> list[Path]:
+    """Evaluated runs: baselines first, then the U-Net rows by latent size."""
+    runs = [p.parent for p in root.glob("*/eval.json")]
+    return sorted(runs, key=lambda r: (r.name.startswith("unet"), "spatial" in r.name,
+                                       int(r.name.split("-")[-2 if "spatial" in r.name else -1]), r.name))
+
+
+def figure(runs: list[Path], path: Path) -> None:
+    """Rows: the first test images, then each run's reconstructions; then each run's prior samples."""
+    test = load_split(resolve_data_dir(Config(dataset="fashion-mnist")), "test", SHOWN).images
+    rows, labels = [test], ["test images"]
+    for kind in ("recon", "samples"):
+        for run in runs:
+            if (run / f"{kind}.npy").exists():
+                rows.append(torch.from_numpy(np.load(run / f"{kind}.npy")[:SHOWN, None]))
+                labels.append(f"{run.name} {kind}")
+    grid = image_grid(torch.cat(rows), nrow=SHOWN)
+    row_height = (28 + 2) * SCALE
+    array = with_caption(grid, "Fashion-MNIST test images, reconstructions (posterior mean), prior samples",
+                         [(i * row_height + row_height // 3, label) for i, label in enumerate(labels)], margin=260)
+    write_png(path, array)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="runs/table", type=Path)
+    p.add_argument("--figure", type=Path, help="also write the reconstruction / sample figure here")
     args = p.parse_args()
     print("| row | model | latent | epochs, params, train time | " + " | ".join(c[0] for c in COLUMNS) + " |")
     print("|---" * (4 + len(COLUMNS)) + "|")
-    for run in sorted(p.parent for p in args.root.glob("*/eval.json")):
+    runs = trained_runs(args.root)
+    for run in runs:
         files = {f: json.loads((run / f"{f}.json").read_text()) for f in ("eval", "iw") if (run / f"{f}.json").exists()}
         cells = [fmt.format(files[f][k]) if k in files.get(f, {}) else "–" for _, f, k, fmt in COLUMNS]
         print(f"| {run.name} | " + " | ".join(describe(run)) + " | " + " | ".join(cells) + " |")
+    if args.figure:
+        figure(runs, args.figure)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 # The README results table: seed baselines vs the U-Net VAE / VAE-GAN on Fashion-MNIST.
 #
 #   bash bench/results_table.sh train   # trains every row into runs/table/<row>/
-#   bash bench/results_table.sh eval    # eval.py on each finished row -> runs/table/<row>/{eval,iw}.json
-#   python bench/results_table.py       # prints the markdown table from those JSON files
+#   bash bench/results_table.sh eval    # eval.py on each trained row -> runs/table/<row>/{eval,iw}.json, recon/samples.npy
+#   python bench/results_table.py --figure assets/results.png   # the markdown table, and the figure
 #
 # Budget (what a 2-core CPU affords): baselines run their seed recipe (10 epochs); the U-Net rows
 # run 2 epochs at --channels 16 32 64 without LPIPS (no pretrained VGG16 on this machine).
@@ -39,7 +39,8 @@ for row in ${ROWS:-$ORDER}; do
       [ -f "$out/checkpoints/last.pt" ] || { echo "skip $row (not trained)"; continue; }
       python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid --json "$out/eval.json"
       python eval.py --checkpoint "$out/checkpoints/last.pt" --n 1000 --iw-samples 100 \
-        --no-fidelity --no-fid --json "$out/iw.json" ;;
+        --no-fidelity --no-fid --json "$out/iw.json" \
+        --save-recon "$out/recon.npy" --save-samples "$out/samples.npy" --num-samples 12 ;;
     *) echo "usage: bash bench/results_table.sh train|eval" >&2; exit 2 ;;
   esac
 done

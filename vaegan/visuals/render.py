@@ -46,9 +46,10 @@ def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
     return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def with_caption(array: np.ndarray, caption: str, row_labels: list[tuple[int, str]] = ()) -> np.ndarray:
+def with_caption(array: np.ndarray, caption: str, row_labels: list[tuple[int, str]] = (),
+                 margin: int = 90) -> np.ndarray:
     """Add a caption band on top; `row_labels` are (y, text) drawn in a left margin."""
-    margin = 90 if row_labels else 0
+    margin = margin if row_labels else 0
     band = 30
     canvas = Image.new("RGB", (array.shape[1] + margin, array.shape[0] + band), "white")
     canvas.paste(Image.fromarray(array), (margin, band))
