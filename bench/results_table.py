@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vaegan.checkpoint import load_checkpoint  # noqa: E402
-from vaegan.config import Config  # noqa: E402
+from vaegan.config import Config, load_yaml  # noqa: E402
 from vaegan.data import load_split, resolve_data_dir  # noqa: E402
 from vaegan.logger import read_metrics  # noqa: E402
 from vaegan.visuals.gif import write_png  # noqa: E402
@@ -50,9 +50,11 @@ def describe(run: Path) -> tuple[str, str, str]:
 
 def trained_runs(root: Path) -> list[Path]:
     """Evaluated runs: baselines first, then the U-Net rows by latent size."""
-    runs = [p.parent for p in root.glob("*/eval.json")]
-    return sorted(runs, key=lambda r: (r.name.startswith("unet"), "spatial" in r.name,
-                                       int(r.name.split("-")[-2 if "spatial" in r.name else -1]), r.name))
+    def key(run: Path) -> tuple:
+        cfg = load_yaml(run / "config.yaml")
+        return cfg["arch"] == "unet", cfg["latent_shape"] == "spatial", cfg["latent"], run.name
+
+    return sorted((p.parent for p in root.glob("*/eval.json")), key=key)
 
 
 def figure(runs: list[Path], path: Path) -> None:

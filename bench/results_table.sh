@@ -6,7 +6,8 @@
 #   python bench/results_table.py --figure assets/results.png   # the markdown table, and the figure
 #
 # Budget (what a 2-core CPU affords): baselines run their seed recipe (10 epochs); the U-Net rows
-# run 2 epochs at --channels 16 32 64 without LPIPS (no pretrained VGG16 on this machine).
+# run 2 epochs at --channels 16 32 64 without LPIPS (no pretrained VGG16 on this machine); the
+# conv-*-2ep rows are the conv recipe at the U-Net's latent sizes and epoch count.
 # ROWS="unet-vaegan-16 conv-20" bash bench/results_table.sh train  runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ declare -A RECIPE=(
   [mlp-2]="--config configs/mlp_vae.yaml"
   [mlp-adamw-2]="--config configs/mlp_vae_adamw.yaml"
   [conv-20]="--config configs/conv_vae.yaml"
+  [conv-16-2ep]="--config configs/conv_vae.yaml --latent 16 --epochs 2"
+  [conv-2-2ep]="--config configs/conv_vae.yaml --latent 2 --epochs 2"
   [unet-vaegan-16]="--config configs/unet_vaegan.yaml --latent 16 ${UNET[*]}"
   [unet-vae-16]="--config configs/unet_vae.yaml --latent 16 ${UNET[*]}"
   [unet-vaegan-2]="--config configs/unet_vaegan.yaml --latent 2 ${UNET[*]}"
@@ -25,7 +28,7 @@ declare -A RECIPE=(
   [unet-vaegan-16-spatial]="--config configs/unet_vaegan.yaml --latent 16 --latent-shape spatial ${UNET[*]}"
   [unet-vae-16-spatial]="--config configs/unet_vae.yaml --latent 16 --latent-shape spatial ${UNET[*]}"
 )
-ORDER="mlp-2 mlp-adamw-2 conv-20 unet-vaegan-16 unet-vae-16 unet-vaegan-2 unet-vae-2
+ORDER="mlp-2 mlp-adamw-2 conv-20 conv-16-2ep conv-2-2ep unet-vaegan-16 unet-vae-16 unet-vaegan-2 unet-vae-2
        unet-vaegan-16-spatial unet-vae-16-spatial"
 
 for row in ${ROWS:-$ORDER}; do
