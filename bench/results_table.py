@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vaegan.checkpoint import load_checkpoint  # noqa: E402
 from vaegan.config import Config, load_yaml  # noqa: E402
 from vaegan.data import load_split, resolve_data_dir  # noqa: E402
-from vaegan.logger import read_metrics  # noqa: E402
 from vaegan.visuals.gif import write_png  # noqa: E402
 from vaegan.visuals.render import SCALE, image_grid, with_caption  # noqa: E402
 
@@ -36,15 +35,15 @@ COLUMNS = [  # (header, file, key, format)
 
 
 def describe(run: Path) -> tuple[str, str, str]:
-    """(model, latent, training budget) from the run's checkpoint and metrics."""
+    """(model, latent, training budget) from the run's checkpoint."""
     saved = load_checkpoint(run / "checkpoints" / "last.pt")
     cfg = saved["config"]
     params = sum(v.numel() for v in saved["model"].values() if torch.is_floating_point(v))
     name = {"mlp": f"MLP {cfg['hidden']} ({cfg['optimizer']})", "conv": "conv VAE",
             "unet": "U-Net VAE-GAN" if cfg["use_gan"] else "U-Net VAE"}[cfg["arch"]]
     latent = f"{cfg['latent']}×7×7" if cfg.get("latent_shape") == "spatial" else str(cfg["latent"])
-    seconds = sum(r.get("time/epoch_s", 0.0) for r in read_metrics(run / "metrics.jsonl"))
-    budget = f"{saved['epoch']} ep, {params / 1e6:.2f} M, {seconds / 60:.0f} min"
+    # Steps, not minutes: the rows were trained while others shared the CPU.
+    budget = f"{saved['epoch']} × {saved['step'] // saved['epoch']} steps of {cfg['batch_size']}, {params / 1e6:.2f} M"
     return name, latent, budget
 
 
@@ -78,7 +77,7 @@ def main() -> None:
     p.add_argument("--root", default="runs/table", type=Path)
     p.add_argument("--figure", type=Path, help="also write the reconstruction / sample figure here")
     args = p.parse_args()
-    print("| row | model | latent | epochs, params, train time | " + " | ".join(c[0] for c in COLUMNS) + " |")
+    print("| row | model | latent | epochs × steps of batch, params | " + " | ".join(c[0] for c in COLUMNS) + " |")
     print("|---" * (4 + len(COLUMNS)) + "|")
     runs = trained_runs(args.root)
     for run in runs:
