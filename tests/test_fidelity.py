@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -44,3 +46,12 @@ def test_inception_fid_without_weights_is_skipped_with_one_line(monkeypatch):
 
     scores, reason = inception_fid(torch.rand(4, 1, 28, 28), {"samples": torch.rand(4, 1, 28, 28)})
     assert scores == {} and "weights-inception-2015-12-05-6726825d.pth" in reason and "\n" not in reason
+
+
+def test_sample_class_entropy_is_ln10_for_balanced_classes_and_0_for_one():
+    from vaegan.fidelity import class_entropy
+
+    balanced = torch.eye(10).repeat(3, 1)
+    assert class_entropy(balanced) == pytest.approx(math.log(10))
+    assert class_entropy(torch.eye(10)[[4] * 30]) == 0.0
+    assert class_entropy(torch.eye(10)[[1, 1, 2, 2]]) == pytest.approx(math.log(2))

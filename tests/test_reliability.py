@@ -12,6 +12,7 @@ from tests.conftest import ROOT, TINY, make_idx_folder
 from vaegan.cli import parse_train_args
 from vaegan.config import TrainingError
 from vaegan.logger import read_metrics
+from vaegan.signals import Interrupted
 from vaegan.losses import VAEGANLoss
 from vaegan.trainer import Trainer
 
@@ -52,6 +53,35 @@ def test_resume_after_an_epoch_is_bitwise_equal_to_an_uninterrupted_run(idx_dir,
     assert_same_weights(tmp_path / "straight", tmp_path / "split")
     epochs = [m["epoch"] for m in read_metrics(tmp_path / "split" / "metrics.jsonl")]
     assert epochs == [1, 2]
+
+
+class StopAfterFirstEpoch:
+    """Asks the trainer to stop as a signal would; it stops one step into epoch 2."""
+
+    def on_fit_start(self, trainer): ...
+    def on_fit_end(self, trainer): ...
+
+    def on_epoch_end(self, trainer, metrics):
+        if trainer.epoch == 1:
+            trainer.stop.requested = signal.SIGTERM
+
+
+def test_resume_is_bitwise_with_ema_lr_schedule_gan_samples_and_mixture_prior(idx_dir, tmp_path):
+    # The cosine schedule spans --epochs, so the interrupted run is given the same --epochs.
+    extra = ("--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "--warmup-steps", "3",
+             "--prior", "gmm", "--prior-components", "2")
+    fit(*args_for(idx_dir, tmp_path / "straight", 2), *extra)
+    (cfg,) = parse_train_args(list(args_for(idx_dir, tmp_path / "split", 2)) + list(extra))
+    with pytest.raises(Interrupted):
+        Trainer(cfg, [StopAfterFirstEpoch()]).fit()
+    assert weights(tmp_path / "split")[1]["batch_in_epoch"] == 1
+    fit(*args_for(idx_dir, tmp_path / "split", 2), "--resume", *extra)
+    assert_same_weights(tmp_path / "straight", tmp_path / "split")
+    (_, a), (_, b) = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])
+    assert torch.equal(a["prior"]["means"], b["prior"]["means"])
+    assert a["schedulers"] == b["schedulers"] and a["schedulers"][0]["last_epoch"] == a["step"]
+    assert a["opt_g"]["param_groups"][0]["lr"] < 1e-3  # the cosine schedule moved it
 
 
 def launch(args):

@@ -10,7 +10,9 @@ from .config import ConfigError
 
 # Keys that fix the shapes of the networks: a checkpoint is only compatible when these match.
 ARCH_KEYS = ("arch", "latent", "latent_shape", "channels", "num_res_blocks", "attn_heads", "hidden",
-             "use_gan", "disc_channels")
+             "use_gan", "disc_channels", "disc_arch", "ema_decay")
+# What checkpoints written before a key existed were trained with.
+LEGACY = {"disc_arch": "wide", "ema_decay": 0.0}
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
@@ -34,6 +36,7 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def check_compatible(saved: dict, current: dict, path: Path) -> None:
+    saved = {**LEGACY, **saved}
     diffs = [f"{k}: {saved.get(k)!r} in checkpoint, {current.get(k)!r} now" for k in ARCH_KEYS
              if saved.get(k) != current.get(k)]
     if diffs:
@@ -47,3 +50,11 @@ def load_weights(module: torch.nn.Module, state: dict, path: Path, what: str = "
     except (RuntimeError, KeyError, TypeError) as e:
         first = str(e).splitlines()[0][:160]
         raise ConfigError(f"checkpoint {path}: its {what} weights do not fit this {what} ({first})") from None
+
+
+def inference_weights(saved: dict) -> dict:
+    """The weights to use a trained model with: the EMA copy when the run kept one."""
+    ema = saved.get("ema")
+    if not ema:
+        return saved["model"]
+    return {k.removeprefix("module."): v for k, v in ema.items() if k.startswith("module.")}

@@ -66,6 +66,11 @@ class Config:
                           minimum=0)
     disc_weight: float = opt(0.5, "scale of the adaptive adversarial weight", minimum=0)
     disc_channels: int = opt(64, "PatchGAN width", minimum=1)
+    disc_arch: str = opt("local", "PatchGAN: local = 18 px patches, no normalisation (7x7 logits at 28 px); "
+                                  "wide = the earlier 34 px GroupNorm net (5x5 logits, every logit sees "
+                                  "every pixel)", choices=("local", "wide"))
+    gan_samples: bool = opt(False, "with --use_gan: the discriminator also sees decodes of z ~ N(0, I) as "
+                                   "fakes and the decoder gets an adversarial term on them (Larsen et al.)")
     # optimisation
     optimizer: str = opt("adam", "optimizer for both networks", choices=("adam", "adamw"))
     lr: float = opt(1e-3, "learning rate of the VAE", minimum=0, exclusive=True)
@@ -74,10 +79,22 @@ class Config:
     beta1: float = opt(0.9, "Adam beta1", minimum=0)
     beta2: float = opt(0.999, "Adam beta2", minimum=0)
     weight_decay: float = opt(0.0, "weight decay (decoupled with adamw)", minimum=0)
+    lr_schedule: str = opt("constant", "learning-rate schedule of both networks after the warmup",
+                           choices=("constant", "cosine"))
+    warmup_steps: int = opt(0, "ramp both learning rates linearly from 0 over this many steps", minimum=0)
+    ema_decay: float = opt(0.0, "exponential moving average of the VAE's weights (0: off); evaluation, "
+                                "GIFs, best.pt and eval.py use the EMA weights", minimum=0)
     batch_size: int = opt(128, "training batch size", minimum=1)
     eval_batch_size: int = opt(100, "batch size for evaluation", minimum=1)
     eval_train_images: int = opt(1000, "evaluate each epoch on this many training images too "
                                        "(train_eval/ metrics); 0 skips it", minimum=0)
+    prior: str = opt("gaussian", "prior the samples (GIF, eval.py) are drawn from: gaussian = N(0, I); "
+                                 "gmm = a Gaussian mixture fitted on the training posterior means after "
+                                 "every epoch (vector latents; stored in the checkpoint)",
+                     choices=("gaussian", "gmm"))
+    prior_components: int = opt(10, "components of the --prior gmm mixture", minimum=1)
+    prior_fit_images: int = opt(10000, "fit the --prior gmm mixture on the first N training images",
+                                minimum=1)
     epochs: int = opt(10, "train until this epoch (with --resume: total, not additional)", minimum=0)
     # run
     seed: int = opt(0, "random seed (model init, data order, sampling)")
@@ -160,6 +177,11 @@ def validate(cfg: Config) -> Config:
         check_value(name, getattr(cfg, name))
     if cfg.latent_shape == "spatial" and cfg.arch != "unet":
         raise ConfigError("--latent-shape spatial needs --arch unet")
+    if cfg.prior == "gmm" and cfg.latent_shape == "spatial":
+        raise ConfigError("--prior gmm needs a vector latent (a full-covariance mixture of a spatial "
+                          "latent is too large to fit)")
+    if cfg.ema_decay >= 1:
+        raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {cfg.ema_decay}")
     if cfg.arch == "unet" and len(cfg.channels) != 3:
         raise ConfigError(f"channels must list 3 levels (28, 14, 7 px), got {cfg.channels}")
     if cfg.arch == "unet" and any(c % 8 for c in cfg.channels):

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, load_weights
+from .checkpoint import inference_weights, load_checkpoint, load_weights
 from .cli import OneLineParser, run_cli
 from .config import DATASETS, ConfigError, build_config
 from .data import load_split, resolve_data_dir
@@ -20,6 +20,7 @@ from .likelihood import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model
+from .prior import GaussianMixturePrior, posterior_means, sample_latents
 
 
 def eval_parser() -> argparse.ArgumentParser:
@@ -40,6 +41,13 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-samples", metavar="FILE.npy", help="write --num-samples decodes of prior draws the same way")
     p.add_argument("--num-samples", type=int, default=1000, metavar="M", help="prior samples for --save-samples "
                                                                                "(default: 1000)")
+    p.add_argument("--prior", choices=("auto", "gaussian", "gmm"), default="auto",
+                   help="prior of --save-samples: gaussian = N(0, I); gmm = the checkpoint's Gaussian mixture "
+                        "(fitted here on the training posterior means if it has none); auto = gmm when the "
+                        "checkpoint has one (default: auto). The fidelity metrics report both priors")
+    p.add_argument("--prior-components", type=int, metavar="K",
+                   help="refit the mixture with K components (default: the checkpoint's mixture, or the "
+                        "run's --prior-components)")
     p.add_argument("--no-fidelity", action="store_true", help="skip the domain classifier metrics (its first "
                                                               "training takes a minute or two on a CPU)")
     p.add_argument("--fid-weights", metavar="PATH", help=f"local {INCEPTION_FILE} for Inception FID (default: "
@@ -79,7 +87,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     folder = resolve_data_dir(cfg)
     test = load_split(folder, "test", cfg.limit_test).to(device)
     model = build_model(cfg).to(device)
-    load_weights(model, saved["model"], Path(args.checkpoint))
+    load_weights(model, inference_weights(saved), Path(args.checkpoint))
     model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
     metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
@@ -89,22 +97,38 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         metrics.update(iw_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
     recon = decode(model, torch.cat([model.encode(x)[0] for x in test.images.split(args.batch_size)]),
                    args.batch_size)
+    train = None
+    mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
+    wants_mixture = not (args.no_fidelity and args.no_fid) or args.prior == "gmm"
+    if wants_mixture and model.latent_dims == (cfg.latent,) and (mixture is None or args.prior_components):
+        train = load_split(folder, "train").to(device)
+        n_fit = min(cfg.prior_fit_images, cfg.limit_train or len(train))  # the images it trained on
+        mu = posterior_means(model, train.images[:n_fit], args.batch_size)
+        mixture = GaussianMixturePrior.fit(mu, args.prior_components or cfg.prior_components, cfg.seed)
+    if args.prior == "gmm" and mixture is None:
+        raise ConfigError("--prior gmm needs a vector latent (this checkpoint's latent is spatial)")
+    priors = {"": None, "_gmm": mixture} if mixture is not None else {"": None}
     if not (args.no_fidelity and args.no_fid):  # both compare the test set with as many prior samples
-        samples = decode(model, model.sample_prior(len(test), torch.Generator().manual_seed(args.seed)),
-                         args.batch_size)
+        samples = {suffix: decode(model, sample_latents(model, len(test), prior,
+                                                        torch.Generator().manual_seed(args.seed)), args.batch_size)
+                   for suffix, prior in priors.items()}
     if not args.no_fidelity:
-        classifier = domain_classifier(load_split(folder, "train").to(device), cfg.dataset)
+        train = train if train is not None else load_split(folder, "train").to(device)
+        classifier = domain_classifier(train, cfg.dataset)
         metrics.update(fidelity_metrics(classifier, test, recon, samples))
     if not args.no_fid:
-        scores, skipped = inception_fid(test.images, {"recon": recon, "samples": samples}, args.fid_weights)
+        fakes = {"recon": recon, **{f"samples{suffix}": images for suffix, images in samples.items()}}
+        scores, skipped = inception_fid(test.images, fakes, args.fid_weights)
         if skipped:
             print(skipped, file=sys.stderr)
         metrics.update({f"test/fid_{name}": value for name, value in scores.items()})
     if args.save_recon:
         save_images(args.save_recon, recon)
     if args.save_samples:
-        z = model.sample_prior(args.num_samples, torch.Generator().manual_seed(args.seed))
+        prior = None if args.prior == "gaussian" else mixture
+        z = sample_latents(model, args.num_samples, prior, torch.Generator().manual_seed(args.seed))
         save_images(args.save_samples, decode(model, z, args.batch_size))
+        metrics["samples_prior"] = "gaussian" if prior is None else "gmm"
     return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
 
 
@@ -115,8 +139,10 @@ def decode(model, z: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = eval_parser().parse_args(argv)
-    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or args.iw_samples < 0:
-        eval_parser().error("--n, --batch-size and --num-samples must be >= 1, --iw-samples >= 0")
+    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or args.iw_samples < 0 \
+            or (args.prior_components is not None and args.prior_components < 1):
+        eval_parser().error("--n, --batch-size, --num-samples and --prior-components must be >= 1, "
+                            "--iw-samples >= 0")
 
     def go() -> int:
         metrics = run_eval(args)

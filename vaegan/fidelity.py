@@ -92,17 +92,29 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross)
 
 
+def class_entropy(logits: torch.Tensor) -> float:
+    """Entropy (nats) of the histogram of predicted classes: ln(classes) when every class is drawn
+    equally often, 0 when all samples fall in one class (mode collapse)."""
+    counts = torch.bincount(logits.argmax(1), minlength=logits.shape[1]).double()
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * p.log()).sum()) + 0.0  # + 0.0: no "-0" for a single class
+
+
 def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torch.Tensor,
-                     samples: torch.Tensor) -> dict[str, float]:
+                     samples: dict[str, torch.Tensor]) -> dict[str, float]:
+    """samples: {suffix: decoded prior draws}; suffix "" for N(0, I), "_gmm" for the mixture, ..."""
     real_feats, real_logits = features_and_logits(classifier, test.images)
     recon_feats, recon_logits = features_and_logits(classifier, recon)
-    sample_feats, _ = features_and_logits(classifier, samples)
-    return {
+    metrics = {
         "test/classifier_acc": (real_logits.argmax(1) == test.labels).float().mean().item(),
         "test/recon_class_acc": (recon_logits.argmax(1) == test.labels).float().mean().item(),
         "test/domain_fd_recon": frechet_distance(real_feats, recon_feats),
-        "test/domain_fd_samples": frechet_distance(real_feats, sample_feats),
     }
+    for suffix, images in samples.items():
+        sample_feats, sample_logits = features_and_logits(classifier, images)
+        metrics[f"test/domain_fd_samples{suffix}"] = frechet_distance(real_feats, sample_feats)
+        metrics[f"test/sample_class_entropy{suffix}"] = class_entropy(sample_logits)
+    return metrics
 
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"

@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Optional, Protocol
 
@@ -25,6 +26,8 @@ from .logger import RunLogger, read_metrics
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model
+from .optim import make_ema, make_optimizer, make_scheduler
+from .prior import GaussianMixturePrior, posterior_means
 from .signals import GracefulStop, Interrupted
 from .wandb_sink import WandbSink
 
@@ -36,17 +39,6 @@ class Callback(Protocol):
     def on_fit_start(self, trainer: "Trainer") -> None: ...
     def on_epoch_end(self, trainer: "Trainer", metrics: dict) -> None: ...
     def on_fit_end(self, trainer: "Trainer") -> None: ...
-
-
-def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
-    """Adam / AdamW with the fused kernel (one launch for all parameters) where torch has one."""
-    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    params = list(params)
-    kwargs = dict(lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    try:
-        return cls(params, fused=True, **kwargs)
-    except (RuntimeError, ValueError):  # no fused kernel for this device / dtype
-        return cls(params, foreach=True, **kwargs)
 
 
 def check_writable(folder: Path) -> None:
@@ -79,6 +71,7 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
         self._build_networks(perceptual)
+        self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step, self.best = 0, 0, None
         self.batch_in_epoch = 0  # batches of the current epoch already trained
         self.epoch_sums: dict[str, float] = {}
@@ -115,6 +108,11 @@ class Trainer:
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
         self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
                       if cfg.use_gan else None)
+        total_steps = cfg.epochs * math.ceil(len(self.train_data) / cfg.batch_size)
+        self.schedulers = [make_scheduler(opt, cfg, total_steps) for opt in (self.opt_g, self.opt_d) if opt]
+        # The EMA copy is what evaluation, the GIFs, best.pt and eval.py see.
+        self.ema = make_ema(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.eval_model = self.ema.module if self.ema is not None else self.model
         self.ddp_model, self.ddp_disc = self.model, self.loss_fn.discriminator
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -145,6 +143,9 @@ class Trainer:
             "discriminator": self.loss_fn.discriminator.state_dict() if self.cfg.use_gan else None,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "prior": self.prior.state_dict() if self.prior is not None else None,
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_sums": dict(self.epoch_sums), "epoch_counts": dict(self.epoch_counts),
             "config": self.cfg.to_dict(), "rng": rng_state(), "best": self.best,
@@ -157,6 +158,12 @@ class Trainer:
         if self.opt_d is not None:
             load_weights(self.loss_fn.discriminator, saved["discriminator"], self.ckpt_path, "discriminator")
             self.opt_d.load_state_dict(saved["opt_d"])
+        for scheduler, state in zip(self.schedulers, saved.get("schedulers", [])):
+            scheduler.load_state_dict(state)
+        if self.ema is not None:
+            load_weights(self.ema, saved["ema"], self.ckpt_path, "EMA model")
+        if saved.get("prior") is not None:
+            self.prior = GaussianMixturePrior.from_state_dict(saved["prior"])
         self.epoch, self.step, self.best = saved["epoch"], saved["step"], saved["best"]
         self.batch_in_epoch = saved["batch_in_epoch"]
         self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
@@ -190,19 +197,32 @@ class Trainer:
     def train_step(self, batch: torch.Tensor) -> Optional[dict[str, torch.Tensor]]:
         """One G (and D) update on the global batch `batch` (indices; each DDP rank takes its
         share); None when it was skipped as non-finite."""
+        gan_active = self.loss_fn.gan_active(self.step)
         noise = torch.randn((len(batch), *self.model.latent_dims), device=self.device)
+        # Prior draws for the GAN on samples, drawn for the global batch like the noise.
+        prior_z = (torch.randn((len(batch), *self.model.latent_dims), device=self.device)
+                   if gan_active and self.cfg.gan_samples else None)
         if self.dist.enabled:
-            batch, noise = batch.chunk(self.dist.world)[self.dist.rank], noise.chunk(self.dist.world)[self.dist.rank]
+            share = lambda t: None if t is None else t.chunk(self.dist.world)[self.dist.rank]  # noqa: E731
+            batch, noise, prior_z = share(batch), share(noise), share(prior_z)
         x = self.train_data.images[batch.to(self.device)]
         with autocast(self.device, self.amp_dtype):
-            out = self.ddp_model(x, noise=noise)
+            out = self.ddp_model(x, noise=noise, prior_z=prior_z)
         loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
         finite = self._backward_and_step(loss, self.model.parameters(), self.opt_g)
-        if finite and self.loss_fn.gan_active(self.step):
+        if finite and self.ema is not None:
+            self.ema.update_parameters(self.model)
+        if finite and gan_active:
+            samples = None if out.prior_logits is None else torch.sigmoid(out.prior_logits)
             with autocast(self.device, self.amp_dtype):
-                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc)
+                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc, samples)
             finite = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d)
             logs.update(d_logs)
+        logs["lr"] = torch.tensor(self.opt_g.param_groups[0]["lr"])
+        with warnings.catch_warnings():  # D idles before disc_start and skipped steps skip an update
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            for scheduler in self.schedulers:  # the schedule is a function of the global step
+                scheduler.step()
         self.step += 1
         if finite:
             self.skipped_in_a_row = 0
@@ -268,13 +288,25 @@ class Trainer:
         return ImageSplit(split.images[r::w], split.labels[r::w]) if w > 1 else split
 
     def evaluate(self) -> dict[str, float]:
-        bs = self.cfg.eval_batch_size
-        metrics = evaluate(self.model, self.loss_fn, self._shard(self.test_data), bs, "test", self.amp_dtype)
+        bs, model = self.cfg.eval_batch_size, self.eval_model
+        metrics = evaluate(model, self.loss_fn, self._shard(self.test_data), bs, "test", self.amp_dtype)
         n_train = min(len(self.train_data), self.cfg.eval_train_images)
         if n_train:
             subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
-            metrics.update(evaluate(self.model, self.loss_fn, self._shard(subset), bs, "train_eval", self.amp_dtype))
+            metrics.update(evaluate(model, self.loss_fn, self._shard(subset), bs, "train_eval", self.amp_dtype))
         return metrics
+
+    def fit_prior(self) -> None:
+        """--prior gmm: refit the mixture on the (EMA) model's training posterior means."""
+        if self.cfg.prior != "gmm" or not self.dist.is_main:
+            return
+        was_training = self.eval_model.training
+        self.eval_model.eval()
+        images = self.train_data.images[:self.cfg.prior_fit_images]
+        with autocast(self.device, self.amp_dtype):
+            mu = posterior_means(self.eval_model, images, self.cfg.eval_batch_size)
+        self.eval_model.train(was_training)
+        self.prior = GaussianMixturePrior.fit(mu, self.cfg.prior_components, self.cfg.seed)
 
     def fit(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
@@ -289,8 +321,9 @@ class Trainer:
                 start = time.perf_counter()
                 train_metrics = self.train_epoch()
                 self.epoch += 1
-                metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate(),
-                           "time/epoch_s": time.perf_counter() - start}
+                metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate()}
+                self.fit_prior()
+                metrics["time/epoch_s"] = time.perf_counter() - start
                 self.logger.log_epoch(metrics, self.step)
                 # Frames before the checkpoint: after a crash in between, the resumed run redoes
                 # this epoch and overwrites them, instead of leaving an epoch without a frame.

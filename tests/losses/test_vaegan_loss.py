@@ -119,3 +119,58 @@ def test_single_backward_gives_the_objectives_gradient(perceptual):
     scale = max(g.abs().max() for g in grads[0].values())
     worst = max((grads[0][k] - grads[1][k]).abs().max() for k in grads[0])
     assert worst / scale < 1e-5, (worst, scale)
+
+
+def test_gan_on_prior_samples_trains_the_decoder_through_them_and_never_d():
+    cfg, model, loss_fn = setup(use_gan=True, disc_start=0, gan_samples=True)
+    x, prior_z = torch.rand(4, 1, 28, 28), torch.randn(4, 4)
+    out = model(x, prior_z=prior_z)
+    assert out.prior_logits.shape == out.logits.shape
+    out.prior_logits.retain_grad()
+    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
+    loss.backward()
+    assert "g_loss_samples" in logs and out.prior_logits.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss_fn.discriminator.parameters())
+    # The sample term is weighted like the reconstructions' (same adaptive weight).
+    expected = logs["rec"] + logs["kl"] + logs["d_weight"] * (logs["g_loss"] + logs["g_loss_samples"])
+    assert torch.allclose(logs["loss"], expected)
+    model.zero_grad(set_to_none=True)
+    d_loss, d_logs = loss_fn.discriminator_loss(x, out.recon, fake_samples=torch.sigmoid(out.prior_logits))
+    d_loss.backward()
+    assert all(p.grad is None for p in model.parameters())
+    assert "d_fake_samples" in d_logs
+
+
+def test_the_sample_term_changes_the_decoders_gradient():
+    grads = []
+    for gan_samples in (False, True):
+        torch.manual_seed(0)
+        cfg, model, loss_fn = setup(use_gan=True, disc_start=0, gan_samples=gan_samples)
+        x, noise, prior_z = torch.rand(4, 1, 28, 28), torch.randn(4, 4), torch.randn(4, 4)
+        out = model(x, noise=noise, prior_z=prior_z if gan_samples else None)
+        loss, _ = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
+        loss.backward()
+        grads.append(model.last_layer.grad.clone())
+    assert (grads[0] - grads[1]).abs().max() > 1e-6 * grads[0].abs().max()
+
+
+def test_decoding_prior_draws_with_the_batch_equals_decoding_them_alone():
+    _, model, _ = setup()
+    x, noise, prior_z = torch.rand(3, 1, 28, 28), torch.randn(3, 4), torch.randn(5, 4)
+    out = model(x, noise=noise, prior_z=prior_z)
+    assert torch.allclose(out.prior_logits, model.decode(prior_z), atol=1e-5)
+    assert torch.allclose(out.logits, model(x, noise=noise).logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["hinge", "vanilla"])
+def test_discriminator_loss_with_samples_weighs_each_fake_kind_half(kind):
+    cfg, _, loss_fn = setup(use_gan=True, disc_loss=kind)
+    real, recon, samples = torch.full((2, 1, 7, 7), 0.5), torch.full((2, 1, 7, 7), -0.25), torch.full((2, 1, 7, 7), 0.3)
+    sp = torch.nn.functional.softplus
+    if kind == "hinge":  # 0.5 * (relu(1 - real) + mean over fakes of relu(1 + fake))
+        expected = 0.5 * (0.5 + 0.5 * (0.75 + 1.3))
+    else:
+        expected = 0.5 * (sp(torch.tensor(-0.5)) + 0.5 * (sp(torch.tensor(-0.25)) + sp(torch.tensor(0.3))))
+    lf = torch.cat([real, recon, samples])
+    value = (loss_fn._d_loss(lf[:2], lf[2:4]) + loss_fn._d_loss(lf[:2], lf[4:])) / 2
+    assert value.item() == pytest.approx(float(expected), abs=1e-6)

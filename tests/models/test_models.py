@@ -48,3 +48,25 @@ def test_reparameterization_samples_around_mu():
 def test_patch_discriminator_gives_a_patch_map_larger_than_2x2():
     logits = PatchDiscriminator(16)(torch.rand(2, 1, 28, 28))
     assert logits.shape[0] == 2 and logits.shape[-1] > 2 and logits.shape[-2] > 2
+
+
+def _dependence(disc, logit_yx):
+    """Which input pixels the logit at position logit_yx depends on (gradient support)."""
+    x = torch.rand(1, 1, 28, 28, requires_grad=True)
+    disc(x)[0, 0][logit_yx].backward()
+    return x.grad[0, 0].abs() > 0
+
+
+def test_local_patch_discriminator_logits_see_18px_patches_only():
+    disc = PatchDiscriminator(8, "local")
+    assert disc(torch.rand(2, 1, 28, 28)).shape == (2, 1, 7, 7)
+    seen = _dependence(disc, (3, 3))
+    rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
+    assert rows.max() - rows.min() + 1 == 18 and cols.max() - cols.min() + 1 == 18
+    assert not _dependence(disc, (0, 0))[20:, 20:].any()  # a corner's logit ignores the far corner
+
+
+def test_wide_discriminator_logits_see_the_whole_image():
+    disc = PatchDiscriminator(8, "wide")
+    assert disc(torch.rand(2, 1, 28, 28)).shape == (2, 1, 5, 5)
+    assert _dependence(disc, (0, 0)).all()  # GroupNorm mixes every position

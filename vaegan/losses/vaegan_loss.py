@@ -6,7 +6,8 @@ Scales, per image (then averaged over the batch):
   kl         = sum over latent dims of KL(q(z|x) || N(0, I)) in nats, weighted by beta (kl_weight)
   perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
   adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
-               last layer, times disc_weight, from step `disc_start` on.
+               last layer, times disc_weight, from step `disc_start` on. With gan_samples, decodes
+               of prior draws get the same term (same weight) and D sees them as fakes too.
 With bce and beta = 1, rec + kl is the negative ELBO in nats per image.
 """
 from __future__ import annotations
@@ -119,8 +120,11 @@ class VAEGANLoss(nn.Module):
             return loss, {k: v.detach() for k, v in logs.items()}
         # Detached D parameters: the generator's backward reaches the fake images, never D.
         params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        logits_fake = functional_call(self.discriminator, params, (torch.sigmoid(logits),))
-        g_loss = -logits_fake.mean() if self.cfg.disc_loss == "hinge" else F.softplus(-logits_fake).mean()
+        g_loss = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(logits),)))
+        g_samples = None
+        if out.prior_logits is not None:
+            prior_images = torch.sigmoid(out.prior_logits.float())
+            g_samples = self._g_loss(functional_call(self.discriminator, params, (prior_images,)))
         if single_backward:
             nll_grad = torch.autograd.grad(nll, logits, retain_graph=True)[0]
             gan_grad = torch.autograd.grad(g_loss, logits, retain_graph=True)[0]
@@ -130,16 +134,29 @@ class VAEGANLoss(nn.Module):
         else:
             d_weight = adaptive_weight(nll, g_loss, last_layer) * self.cfg.disc_weight
             backward_loss = loss + d_weight * g_loss
-        logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss + d_weight * g_loss)
+        loss = loss + d_weight * g_loss
+        if g_samples is not None:  # weighted like the reconstructions' term
+            backward_loss = backward_loss + d_weight * g_samples
+            loss = loss + d_weight * g_samples
+            logs["g_loss_samples"] = g_samples
+        logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss)
         return backward_loss, {k: v.detach() for k, v in logs.items()}
 
-    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor,
-                           discriminator: Optional[nn.Module] = None) -> tuple[torch.Tensor, dict]:
-        """fake: reconstructions in [0, 1]; detached here so D's update never reaches the VAE.
+    def _g_loss(self, logits_fake: torch.Tensor) -> torch.Tensor:
+        return -logits_fake.mean() if self.cfg.disc_loss == "hinge" else F.softplus(-logits_fake).mean()
+
+    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, discriminator: Optional[nn.Module] = None,
+                           fake_samples: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, dict]:
+        """fake: reconstructions in [0, 1]; fake_samples: decoded prior draws (gan_samples). Both are
+        detached here so D's update never reaches the VAE; with both, each fake kind weighs half.
         `discriminator` may be a DDP wrapper of `self.discriminator`."""
         discriminator = self.discriminator if discriminator is None else discriminator
-        logits_real = discriminator(x)
-        logits_fake = discriminator(fake.detach().float())
-        d_loss = self._d_loss(logits_real, logits_fake)
-        logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fake.mean()}
+        fakes = [fake] if fake_samples is None else [fake, fake_samples]
+        # One D pass over real and fake images together.
+        logits = discriminator(torch.cat([x.float()] + [f.detach().float() for f in fakes]))
+        logits_real, *logits_fakes = logits.split([len(x)] + [len(f) for f in fakes])
+        d_loss = sum(self._d_loss(logits_real, lf) for lf in logits_fakes) / len(logits_fakes)
+        logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fakes[0].mean()}
+        if fake_samples is not None:
+            logs["d_fake_samples"] = logits_fakes[1].mean()
         return d_loss, {k: v.detach() for k, v in logs.items()}

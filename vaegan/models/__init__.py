@@ -21,4 +21,4 @@ def build_model(cfg: Config) -> VAE:
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
-    return PatchDiscriminator(cfg.disc_channels)
+    return PatchDiscriminator(cfg.disc_channels, cfg.disc_arch)

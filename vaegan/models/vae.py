@@ -17,6 +17,7 @@ class VAEOutput:
     mu: torch.Tensor
     logvar: torch.Tensor
     z: torch.Tensor
+    prior_logits: torch.Tensor | None = None  # decodes of prior draws, when forward() was given them
 
     @property
     def recon(self) -> torch.Tensor:
@@ -46,10 +47,16 @@ class VAE(nn.Module):
         """Weight of the decoder's final layer (for the adaptive GAN weight)."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None) -> VAEOutput:
+    def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None,
+                prior_z: torch.Tensor | None = None) -> VAEOutput:
+        """`prior_z`: prior draws to decode in the same decoder pass (the GAN on samples); going
+        through forward keeps DDP's gradient hooks in charge of them."""
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, noise) if sample else mu
-        return VAEOutput(self.decode(z), mu, logvar, z)
+        if prior_z is None:
+            return VAEOutput(self.decode(z), mu, logvar, z)
+        logits, prior_logits = self.decode(torch.cat([z, prior_z.to(z.dtype)])).split([len(z), len(prior_z)])
+        return VAEOutput(logits, mu, logvar, z, prior_logits)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from N(0, I), made on the CPU (so a CPU generator reproduces them anywhere)."""

@@ -58,13 +58,15 @@ class EvolutionAssets:
 
     @torch.no_grad()
     def on_epoch_end(self, trainer, metrics: dict) -> None:
-        model, epoch = trainer.model, trainer.epoch
+        model, epoch = trainer.eval_model, trainer.epoch
         was_training = model.training
         model.eval()
         device = self.latent_x.device
         mu = torch.cat([model.encode(x)[0].float() for x in self.latent_x.split(500)]).cpu().numpy()
         recon = torch.sigmoid(model.decode(model.encode(self.recon_x)[0]).float())
-        samples = torch.sigmoid(model.decode(self.prior_z.to(device)).float())
+        prior_z = self.prior_z if trainer.prior is None else \
+            trainer.prior.sample(NUM_SAMPLES, torch.Generator().manual_seed(PRIOR_SEED))
+        samples = torch.sigmoid(model.decode(prior_z.to(device)).float())
         model.train(was_training)
 
         previous = self.frames / f"latent_{epoch - 1:04d}.npy"
@@ -75,7 +77,8 @@ class EvolutionAssets:
             image_grid(pairs, nrow=len(self.recon_x)), f"{self.tag} · epoch {epoch}",
             [(30, "original"), (30 + 28 * 3 + 6, "recon")]))
         write_png(self.frames / f"samples_{epoch:04d}.png", with_caption(
-            image_grid(samples, nrow=10), f"{self.tag} · prior samples · epoch {epoch}"))
+            image_grid(samples, nrow=10),
+            f"{self.tag} · {'GMM prior' if trainer.prior is not None else 'N(0, I)'} samples · epoch {epoch}"))
 
         self._write_gifs(epoch)
         records = read_metrics(trainer.run_dir / "metrics.jsonl")
@@ -88,9 +91,9 @@ class EvolutionAssets:
     def on_fit_end(self, trainer) -> None:
         from .figures import interpolation_strip, manifold_grid
 
-        interpolation_strip(trainer.model, self.recon_x, self.folder / "interpolation.png", self.tag)
+        interpolation_strip(trainer.eval_model, self.recon_x, self.folder / "interpolation.png", self.tag)
         if trainer.model.latent_dims == (2,):
-            manifold_grid(trainer.model, self.folder / "manifold.png", self.tag)
+            manifold_grid(trainer.eval_model, self.folder / "manifold.png", self.tag)
         names = ("latent_evolution.gif", "reconstruction_evolution.gif", "samples_evolution.gif",
                  "loss_curves.png", "metrics.png", "interpolation.png", "manifold.png")
         trainer.logger.log_media({f"final/{n.rsplit('.', 1)[0]}": self.folder / n for n in names},
