@@ -55,3 +55,12 @@ def test_every_flag_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     missing = [n for n in FIELDS if "--" + n.replace("_", "-") not in readme]
     assert not missing, missing
+
+
+def test_the_quickstart_command_and_the_default_recipe_file_are_one_recipe():
+    from tests.conftest import ROOT
+
+    (command,) = parse_train_args(["--latent", "4", "--use_gan"])
+    (recipe,) = parse_train_args(["--config", str(ROOT / "configs" / "unet_vaegan.yaml")])
+    differ = {k: (v, getattr(recipe, k)) for k, v in command.to_dict().items() if getattr(recipe, k) != v}
+    assert not differ, differ

@@ -28,7 +28,8 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="path to a checkpoint (e.g. runs/.../checkpoints/last.pt)")
     p.add_argument("--dataset", choices=DATASETS, help="dataset (default: the one it was trained on)")
     p.add_argument("--data-dir", help="folder with the IDX files (default: as in training)")
-    p.add_argument("--n", type=int, help="evaluate only the first N test images")
+    p.add_argument("--n", type=int, help="evaluate only the first N test images (default: the whole test "
+                                         "split, whatever --limit-test the run trained with)")
     p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size (default: 500)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto)")
     p.add_argument("--lpips-backbone", help="VGG16 weights for LPIPS: pretrained | PATH | random "
@@ -77,6 +78,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     overrides = {k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                    ("limit_test", args.n), ("lpips_backbone", args.lpips_backbone))
                  if v is not None}
+    overrides.setdefault("limit_test", None)  # the whole test split, whatever the run used per epoch
     if "dataset" in overrides and "data_dir" not in overrides:
         overrides["data_dir"] = None
     try:

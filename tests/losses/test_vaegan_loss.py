@@ -99,18 +99,21 @@ def test_discriminator_losses_at_known_logits(kind):
     assert value == pytest.approx(expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("perceptual", [0.0, 1.0])
-def test_single_backward_gives_the_objectives_gradient(perceptual):
-    """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss."""
-    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0)
+@pytest.mark.parametrize("perceptual, samples", [(0.0, False), (1.0, False), (0.0, True)])
+def test_single_backward_gives_the_objectives_gradient(perceptual, samples):
+    """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
+    (+ w g_loss_samples, with one adaptive weight over both adversarial parts)."""
+    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
+                 gan_samples=samples)
     torch.manual_seed(0)
     model = build_model(cfg)
     loss_fn = VAEGANLoss(cfg, LPIPS("random") if perceptual else None)
-    x, noise = torch.rand(6, 1, 28, 28), torch.randn(6, 4)
+    x, noise, prior_z = torch.rand(6, 1, 28, 28), torch.randn(6, 4), torch.randn(6, 4) if samples else None
     grads, logs = [], []
     for single in (False, True):
         model.zero_grad(set_to_none=True)
-        loss, log = loss_fn.generator_loss(x, model(x, noise=noise), 0, model.last_layer, single_backward=single)
+        out = model(x, noise=noise, prior_z=prior_z)
+        loss, log = loss_fn.generator_loss(x, out, 0, model.last_layer, single_backward=single)
         loss.backward()
         grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
         logs.append(log)

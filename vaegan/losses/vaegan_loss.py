@@ -51,13 +51,15 @@ def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.T
     return (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()
 
 
-def adaptive_weight_from_output_grads(logits: torch.Tensor, nll_grad: torch.Tensor, gan_grad: torch.Tensor,
+def adaptive_weight_from_output_grads(nll_parts: list[tuple[torch.Tensor, torch.Tensor]],
+                                      gan_parts: list[tuple[torch.Tensor, torch.Tensor]],
                                       last_layer: torch.Tensor, max_weight: float = 1e4) -> torch.Tensor:
-    """`adaptive_weight`, given both losses' gradients w.r.t. the logits: the chain rule through the
-    last layer alone turns them into last-layer gradients."""
+    """`adaptive_weight`, given each loss's gradients w.r.t. decoder outputs as (output, gradient)
+    pairs: the chain rule through the last layer alone turns them into last-layer gradients."""
     # Two calls rather than one batched (vmap) call, which compiled graphs do not support.
-    rec_w, gan_w = (all_reduce_mean(torch.autograd.grad(logits, last_layer, grad_outputs=g, retain_graph=True)[0])
-                    for g in (nll_grad, gan_grad))
+    rec_w, gan_w = (all_reduce_mean(torch.autograd.grad([t for t, _ in parts], last_layer,
+                                                        grad_outputs=[g for _, g in parts], retain_graph=True)[0])
+                    for parts in (nll_parts, gan_parts))
     return (rec_w.norm() / (gan_w.norm() + 1e-4)).clamp(0.0, max_weight).detach()
 
 
@@ -123,21 +125,27 @@ class VAEGANLoss(nn.Module):
         g_loss = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(logits),)))
         g_samples = None
         if out.prior_logits is not None:
-            prior_images = torch.sigmoid(out.prior_logits.float())
-            g_samples = self._g_loss(functional_call(self.discriminator, params, (prior_images,)))
+            prior_logits = out.prior_logits.float()
+            g_samples = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(prior_logits),)))
+        # One adaptive weight for the whole adversarial term (reconstructions + samples): its
+        # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.
+        g_total = g_loss if g_samples is None else g_loss + g_samples
         if single_backward:
             nll_grad = torch.autograd.grad(nll, logits, retain_graph=True)[0]
             gan_grad = torch.autograd.grad(g_loss, logits, retain_graph=True)[0]
-            d_weight = adaptive_weight_from_output_grads(logits, nll_grad, gan_grad, last_layer)
+            gan_parts = [(logits, gan_grad)]
+            if g_samples is not None:
+                gan_parts.append((prior_logits, torch.autograd.grad(g_samples, prior_logits, retain_graph=True)[0]))
+            d_weight = adaptive_weight_from_output_grads([(logits, nll_grad)], gan_parts, last_layer)
             d_weight = d_weight * self.cfg.disc_weight
             backward_loss = (logits * (nll_grad + d_weight * gan_grad)).sum() + beta * kl
+            if g_samples is not None:
+                backward_loss = backward_loss + d_weight * (prior_logits * gan_parts[1][1]).sum()
         else:
-            d_weight = adaptive_weight(nll, g_loss, last_layer) * self.cfg.disc_weight
-            backward_loss = loss + d_weight * g_loss
-        loss = loss + d_weight * g_loss
-        if g_samples is not None:  # weighted like the reconstructions' term
-            backward_loss = backward_loss + d_weight * g_samples
-            loss = loss + d_weight * g_samples
+            d_weight = adaptive_weight(nll, g_total, last_layer) * self.cfg.disc_weight
+            backward_loss = loss + d_weight * g_total
+        loss = loss + d_weight * g_total
+        if g_samples is not None:
             logs["g_loss_samples"] = g_samples
         logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss)
         return backward_loss, {k: v.detach() for k, v in logs.items()}

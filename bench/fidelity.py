@@ -1,0 +1,45 @@
+"""Print issue #11's benchmark table from runs/fidelity/<row>/eval-gmm<K>.json (bench/fidelity.sh).
+
+    python bench/fidelity.py [--root runs/fidelity] [--components 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+COLUMNS = [  # (header, key, format)
+    ("MSE ↓", "test/mse", "{:.4f}"),
+    ("PSNR ↑", "test/psnr", "{:.2f}"),
+    ("SSIM ↑", "test/ssim", "{:.3f}"),
+    ("−ELBO ↓", "test/neg_elbo", "{:.1f}"),
+    ("FD recon ↓", "test/domain_fd_recon", "{:.2f}"),
+    ("FD samples N(0,I) ↓", "test/domain_fd_samples", "{:.2f}"),
+    ("FD samples GMM ↓", "test/domain_fd_samples_gmm", "{:.2f}"),
+    ("recon class acc ↑", "test/recon_class_acc", "{:.3f}"),
+    ("class entropy N(0,I) ↑", "test/sample_class_entropy", "{:.3f}"),
+    ("class entropy GMM ↑", "test/sample_class_entropy_gmm", "{:.3f}"),
+]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", default="runs/fidelity")
+    p.add_argument("--components", type=int, default=10, help="which mixture size's eval file to read")
+    p.add_argument("--rows", nargs="+", help="rows in this order (default: every row found)")
+    args = p.parse_args()
+    root = Path(args.root)
+    rows = args.rows or sorted(d.name for d in root.iterdir() if d.is_dir())
+    print("| row | " + " | ".join(h for h, _, _ in COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
+    for row in rows:
+        path = root / row / f"eval-gmm{args.components}.json"
+        if not path.is_file():
+            continue
+        metrics = json.loads(path.read_text())
+        cells = [fmt.format(metrics[key]) if key in metrics else "—" for _, key, fmt in COLUMNS]
+        print(f"| {row} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
