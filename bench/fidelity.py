@@ -1,12 +1,21 @@
-"""Print issue #11's benchmark table from runs/fidelity/<row>/eval-gmm<K>.json (bench/fidelity.sh).
+"""Print issue #11's benchmark table from runs/fidelity/<row>/eval-gmm<K>.json (bench/fidelity.sh),
+and with --figure draw each row's samples from N(0, I) and from the fitted mixture.
 
-    python bench/fidelity.py [--root runs/fidelity] [--components 10]
+    python bench/fidelity.py [--root runs/fidelity] [--components 10] [--figure assets/fidelity.png]
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaegan.visuals.gif import write_png
+from vaegan.visuals.render import SCALE, image_grid, with_caption
+
+SHOWN = 20  # samples per row of the figure
 
 COLUMNS = [  # (header, key, format)
     ("MSE ↓", "test/mse", "{:.4f}"),
@@ -22,11 +31,28 @@ COLUMNS = [  # (header, key, format)
 ]
 
 
+def figure(root: Path, rows: list[str], components: int, path: Path) -> None:
+    """Two lines per row: samples from N(0, I), then from the mixture (the same seed)."""
+    images, labels = [], []
+    for row in rows:
+        for prior, name in (("gaussian", "N(0, I)"), (f"gmm{components}", f"GMM {components}")):
+            file = root / row / f"samples-{prior}.npy"
+            if file.is_file():
+                images.append(torch.from_numpy(np.load(file)[:SHOWN, None]))
+                labels.append(f"{row}, {name}")
+    row_height = (28 + 2) * SCALE
+    array = with_caption(image_grid(torch.cat(images), nrow=SHOWN),
+                         "Fashion-MNIST, latent 16: prior samples per benchmark row",
+                         [(i * row_height + row_height // 3, label) for i, label in enumerate(labels)], margin=220)
+    write_png(path, array)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="runs/fidelity")
     p.add_argument("--components", type=int, default=10, help="which mixture size's eval file to read")
     p.add_argument("--rows", nargs="+", help="rows in this order (default: every row found)")
+    p.add_argument("--figure", type=Path, help="also draw the rows' prior samples here")
     args = p.parse_args()
     root = Path(args.root)
     rows = args.rows or sorted(d.name for d in root.iterdir() if d.is_dir())
@@ -39,6 +65,8 @@ def main() -> None:
         metrics = json.loads(path.read_text())
         cells = [fmt.format(metrics[key]) if key in metrics else "—" for _, key, fmt in COLUMNS]
         print(f"| {row} | " + " | ".join(cells) + " |")
+    if args.figure:
+        figure(root, rows, args.components, args.figure)
 
 
 if __name__ == "__main__":

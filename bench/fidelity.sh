@@ -5,7 +5,7 @@
 #
 #   bash bench/fidelity.sh train          # trains every row into runs/fidelity/<row>/ (resumable)
 #   bash bench/fidelity.sh eval           # eval.py on each row: all 10,000 test images, both priors
-#   python bench/fidelity.py              # the markdown table
+#   python bench/fidelity.py --figure assets/fidelity.png   # the markdown table and a figure of samples
 # ROWS="today all" bash bench/fidelity.sh train   runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +39,11 @@ for row in ${ROWS:-$ORDER}; do
       [ -f "$out/checkpoints/last.pt" ] || { echo "skip $row (not trained)"; continue; }
       for k in ${COMPONENTS:-10 50}; do
         python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid \
-          --prior-components "$k" --json "$out/eval-gmm$k.json"
-      done ;;
+          --prior-components "$k" --json "$out/eval-gmm$k.json" \
+          --prior gmm --save-samples "$out/samples-gmm$k.npy" --num-samples 20
+      done
+      python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid --no-fidelity --n 20 \
+        --prior gaussian --save-samples "$out/samples-gaussian.npy" --num-samples 20 --json "$out/eval-n20.json" ;;
     *) echo "usage: bash bench/fidelity.sh train|eval" >&2; exit 2 ;;
   esac
 done

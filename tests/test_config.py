@@ -64,3 +64,11 @@ def test_the_quickstart_command_and_the_default_recipe_file_are_one_recipe():
     (recipe,) = parse_train_args(["--config", str(ROOT / "configs" / "unet_vaegan.yaml")])
     differ = {k: (v, getattr(recipe, k)) for k, v in command.to_dict().items() if getattr(recipe, k) != v}
     assert not differ, differ
+
+
+def test_a_bad_yaml_value_is_an_error_even_when_a_flag_overrides_it(tmp_path, capsys):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("epochs: 99x\n")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_train_args(["--config", str(cfg_file), "--epochs", "1"])
+    assert exit_info.value.code == 2 and "epochs' must be int" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -61,8 +62,13 @@ def flat(state):
     return {**{f"g.{k}": v for k, v in state["model"].items()}, **{f"d.{k}": v for k, v in state["disc"].items()}}
 
 
-def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path):
-    mp.spawn(_worker, args=(2, free_port(), args(idx_dir, tmp_path / "ddp"), str(tmp_path)), nprocs=2)
+FIDELITY = ["--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "--prior", "gmm",
+            "--prior-components", "2"]
+
+
+@pytest.mark.parametrize("extra", [[], FIDELITY], ids=["gan", "gan-samples-ema-cosine-gmm"])
+def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, extra):
+    mp.spawn(_worker, args=(2, free_port(), args(idx_dir, tmp_path / "ddp", *extra), str(tmp_path)), nprocs=2)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
     for k, v in flat(rank0).items():
         assert torch.equal(v, flat(rank1)[k]), k
@@ -73,13 +79,13 @@ def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path):
     from vaegan.cli import parse_train_args
     from vaegan.trainer import Trainer
 
-    (cfg,) = parse_train_args(args(idx_dir, tmp_path / "single"))
+    (cfg,) = parse_train_args(args(idx_dir, tmp_path / "single", *extra))
     single_grads = first_step_grads(Trainer(cfg))
     scale = max(g.abs().max().item() for g in single_grads.values())
     worst = max((rank0["grads"][k] - g).abs().max().item() for k, g in single_grads.items())
     assert worst / scale < GRAD_TOLERANCE, (worst, scale)
 
-    (cfg,) = parse_train_args(args(idx_dir, tmp_path / "single-fit"))
+    (cfg,) = parse_train_args(args(idx_dir, tmp_path / "single-fit", *extra))
     single_metrics = Trainer(cfg).fit()
     # Metrics are averaged over ranks; after 8 Adam steps the runs agree to well under 1 %.
     for key in ("train/rec", "train/kl", "test/mse", "test/ssim"):

@@ -6,7 +6,8 @@ import sys
 import time
 from typing import Callable, Optional, Sequence
 
-from .config import FIELDS, ConfigError, Config, TrainingError, _base_type, build_config, load_yaml
+from .config import (FIELDS, ConfigError, Config, TrainingError, _base_type, build_config, check_value,
+                     load_yaml)
 from .signals import Interrupted
 
 
@@ -52,6 +53,8 @@ def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
     try:
         merged = load_yaml(args.pop("config")) if args.get("config") else {}
         args.pop("config", None)
+        for key, value in merged.items():  # a bad file value is an error even where a flag overrides it
+            check_value(key, value)
         latents = args.pop("latent", None) or [merged.get("latent", Config.latent)]
         if len(latents) > 1 and "out" in {**merged, **args} and {**merged, **args}["out"]:
             raise ConfigError("--out names one folder; leave it out when sweeping several --latent sizes")
