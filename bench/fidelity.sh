@@ -6,7 +6,8 @@
 #   bash bench/fidelity.sh train          # trains every row into runs/fidelity/<row>/ (resumable)
 #   bash bench/fidelity.sh eval           # eval.py on each row: all 10,000 test images, both priors
 #   python bench/fidelity.py --figure assets/fidelity.png   # the markdown table and a figure of samples
-# ROWS="today all" bash bench/fidelity.sh train   runs only those rows.
+# ROWS="today all" bash bench/fidelity.sh train   runs only those rows; COMPONENTS="10 50" ... eval
+# evaluates mixtures of both sizes (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +38,7 @@ for row in ${ROWS:-$ORDER}; do
       python train.py "${COMMON[@]}" "${TODAY[@]}" ${CHANGE[$row]} --out "$out" $extra ;;
     eval)
       [ -f "$out/checkpoints/last.pt" ] || { echo "skip $row (not trained)"; continue; }
-      for k in ${COMPONENTS:-10 50}; do
+      for k in ${COMPONENTS:-10}; do
         python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid \
           --prior-components "$k" --json "$out/eval-gmm$k.json" \
           --prior gmm --save-samples "$out/samples-gmm$k.npy" --num-samples 20

@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import TINY, make_idx_folder, write_idx
 from vaegan.cli import train_main
@@ -170,3 +171,29 @@ def test_random_corruptions_of_an_idx_file_are_caught(tmp_path, seed):
         return
     # Only a change the format cannot see (e.g. the gzip header's timestamp) may load, and then intact.
     assert split.images.shape == (64, 1, 28, 28)
+
+
+class Payload:
+    """Unpickling this creates a file: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoint_that_needs_arbitrary_pickle_is_refused_without_running_it(world, tmp_path, capsys):
+    root, good, run = world
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    ckpt, marker = copy / "checkpoints" / "last.pt", tmp_path / "code-ran"
+    state = torch.load(ckpt, weights_only=True)
+    torch.save({**state, "extra": Payload(marker)}, ckpt)
+    code, err = call(train_main, ["--latent", "4", "--data-dir", str(good), "--out", str(copy), "--resume", *BASE],
+                     capsys)
+    assert code == 2 and "refused" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists()
+    code, err = call(eval_main, ["--checkpoint", str(ckpt)], capsys)  # eval.py refuses it too
+    assert code == 2 and "refused" in err
+    assert not marker.exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -28,8 +29,12 @@ def save_checkpoint(state: dict, path: Path) -> None:
 def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"no checkpoint at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+    try:  # weights_only: opening a checkpoint never runs code from it
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ConfigError(f"checkpoint {path} holds more than tensors and plain values "
+                          f"({' '.join(str(e).split())[:120]}...); refused: loading it would run arbitrary "
+                          f"code") from None
     except Exception as e:
         raise ConfigError(f"checkpoint {path} cannot be read ({type(e).__name__}); it is corrupt or "
                           f"not a vaegan checkpoint") from None
