@@ -73,6 +73,7 @@ def save_images(path: str, images: torch.Tensor) -> None:
     np.save(path, array[:, 0] if array.shape[1] == 1 else array)
 
 
+@torch.no_grad()  # without it the test set's encoder graphs stay alive: ~20 GB at default width
 def run_eval(args: argparse.Namespace) -> dict[str, float]:
     saved = load_checkpoint(Path(args.checkpoint))
     overrides = {k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
