@@ -66,7 +66,7 @@ class Config:
                           minimum=0)
     disc_weight: float = opt(0.5, "scale of the adaptive adversarial weight", minimum=0)
     disc_channels: int = opt(64, "PatchGAN width", minimum=1)
-    disc_arch: str = opt("local", "PatchGAN: local = 18 px patches, no normalisation (7x7 logits at 28 px); "
+    disc_arch: str = opt("wide", "PatchGAN: local = 18 px patches, no normalisation (7x7 logits at 28 px); "
                                   "wide = the earlier 34 px GroupNorm net (5x5 logits, every logit sees "
                                   "every pixel)", choices=("local", "wide"))
     gan_samples: bool = opt(False, "with --use_gan: the discriminator also sees decodes of z ~ N(0, I) as "
@@ -88,11 +88,11 @@ class Config:
     eval_batch_size: int = opt(100, "batch size for evaluation", minimum=1)
     eval_train_images: int = opt(1000, "evaluate each epoch on this many training images too "
                                        "(train_eval/ metrics); 0 skips it", minimum=0)
-    prior: str = opt("gaussian", "prior the samples (GIF, eval.py) are drawn from: gaussian = N(0, I); "
-                                 "gmm = a Gaussian mixture fitted on the training posterior means after "
-                                 "every epoch (vector latents; stored in the checkpoint)",
-                     choices=("gaussian", "gmm"))
-    prior_components: int = opt(10, "components of the --prior gmm mixture", minimum=1)
+    prior: str = opt("auto", "prior the samples (GIF, eval.py) are drawn from: gaussian = N(0, I); "
+                             "gmm = a Gaussian mixture fitted on the training posterior means after "
+                             "every epoch (vector latents; stored in the checkpoint); auto = gmm for "
+                             "vector latents, gaussian for spatial ones", choices=("auto", "gaussian", "gmm"))
+    prior_components: int = opt(50, "components of the --prior gmm mixture", minimum=1)
     prior_fit_images: int = opt(10000, "fit the --prior gmm mixture on the first N training images",
                                 minimum=1)
     epochs: int = opt(10, "train until this epoch (with --resume: total, not additional)", minimum=0)
@@ -133,6 +133,9 @@ class Config:
         name += "-gan" if self.use_gan else ""
         name += "" if self.arch == "unet" else f"-{self.arch}"
         return Path("runs") / name
+
+    def uses_mixture_prior(self) -> bool:
+        return self.prior == "gmm" or (self.prior == "auto" and self.latent_shape == "vector")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -298,7 +298,7 @@ class Trainer:
 
     def fit_prior(self) -> None:
         """--prior gmm: refit the mixture on the (EMA) model's training posterior means."""
-        if self.cfg.prior != "gmm" or not self.dist.is_main:
+        if not self.cfg.uses_mixture_prior() or not self.dist.is_main:
             return
         was_training = self.eval_model.training
         self.eval_model.eval()
