@@ -26,8 +26,10 @@ declare -A CHANGE=(
   [ema]="--ema-decay 0.999"
   [cosine]="--lr-schedule cosine --warmup-steps 50"
   [all]="--gan-samples --disc-arch local --ema-decay 0.999 --lr-schedule cosine --warmup-steps 50"
+  [today-seed1]="--seed 1"
 )
-ORDER="today gan-samples local-d ema cosine all"
+# today-seed1 measures the seed-to-seed spread that the other rows' differences are read against.
+ORDER="today gan-samples local-d ema cosine all today-seed1"
 
 for row in ${ROWS:-$ORDER}; do
   out=runs/fidelity/$row
