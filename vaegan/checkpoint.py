@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import torch
 
@@ -16,14 +18,19 @@ ARCH_KEYS = ("arch", "latent", "latent_shape", "channels", "num_res_blocks", "at
 LEGACY = {"disc_arch": "wide", "ema_decay": 0.0}
 
 
-def save_checkpoint(state: dict, path: Path) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """`write(f)` into a temporary file, flushed and fsynced, then renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        torch.save(state, f)
+        write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -32,9 +39,12 @@ def load_checkpoint(path: Path) -> dict:
     try:  # weights_only: opening a checkpoint never runs code from it
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ConfigError(f"checkpoint {path} holds more than tensors and plain values "
-                          f"({' '.join(str(e).split())[:120]}...); refused: loading it would run arbitrary "
-                          f"code") from None
+        found = re.search(r"Unsupported global[^.]*", str(e))
+        if found is None:  # not a pickle at all: reported as corrupt below
+            raise ConfigError(f"checkpoint {path} cannot be read (UnpicklingError); it is corrupt or not a "
+                              f"vaegan checkpoint") from None
+        raise ConfigError(f"checkpoint {path} needs arbitrary pickle to load ({found.group(0)}); refused: "
+                          f"loading it could run code from the file") from None
     except Exception as e:
         raise ConfigError(f"checkpoint {path} cannot be read ({type(e).__name__}); it is corrupt or "
                           f"not a vaegan checkpoint") from None

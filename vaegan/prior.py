@@ -30,10 +30,11 @@ class GaussianMixturePrior:
         return cls(torch.from_numpy(gmm.weights_).float(), torch.from_numpy(gmm.means_).float(),
                    torch.linalg.cholesky(covariances).float(), tuple(mu.shape[1:]))
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """n draws [n, *latent_dims] on the CPU: a component by its weight, then its Gaussian."""
+    def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0) -> torch.Tensor:
+        """n draws [n, *latent_dims] on the CPU: a component by its weight, then its Gaussian (its
+        noise scaled by `temperature`)."""
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        eps = torch.randn((n, self.means.shape[1], 1), generator=generator)
+        eps = temperature * torch.randn((n, self.means.shape[1], 1), generator=generator)
         z = self.means[component] + (self.scale_tril[component] @ eps).squeeze(-1)
         return z.reshape(n, *self.latent_dims)
 

@@ -1,0 +1,116 @@
+"""Using a trained model from Python: `vaegan.load(path)` and what it returns.
+
+    import vaegan
+    model = vaegan.load("runs/fashion-mnist-latent16-gan/checkpoints/best.pt")  # or an exported folder
+    images = model.sample(16)                   # [16, 1, 28, 28] in [0, 1]
+    recon = model.reconstruct(images)
+
+A checkpoint loads with `torch.load(weights_only=True)`; an exported folder (`vaegan-export`) is
+`model.safetensors` + `config.json` (+ `prior.safetensors`, the fitted mixture), which needs no
+pickle at all.
+EMA weights are used when the run kept them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+
+from .checkpoint import inference_weights, load_checkpoint, load_weights
+from .config import Config, ConfigError, build_config
+from .device import resolve_device
+from .models import VAE, build_model
+from .prior import GaussianMixturePrior
+
+EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors")
+
+
+class TrainedVAE:
+    """A trained vaegan model in eval mode; images in and out are [N, C, H, W] tensors in [0, 1]."""
+
+    def __init__(self, vae: VAE, config: Config, prior: Optional[GaussianMixturePrior], device: torch.device):
+        self.vae, self.config, self.prior, self.device = vae.eval(), config, prior, device
+
+    @property
+    def latent_dims(self) -> tuple[int, ...]:
+        return self.vae.latent_dims
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Posterior means z of `images`."""
+        return self.vae.encode(images.to(self.device).float())[0].float()
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.vae.decode(z.to(self.device).float()).float())
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(images))
+
+    def latents(self, n: int, prior: str = "auto", temperature: float = 1.0,
+                seed: Optional[int] = None) -> torch.Tensor:
+        """n prior draws: `gmm` = the fitted mixture, `gaussian` = N(0, I), `auto` = the mixture when
+        the model has one. `temperature` scales the noise (a mixture's components keep their means)."""
+        if prior not in ("auto", "gaussian", "gmm"):
+            raise ConfigError(f"prior must be auto, gaussian or gmm, got {prior!r}")
+        if prior == "gmm" and self.prior is None:
+            raise ConfigError("this model has no fitted mixture prior (it was trained with --prior gaussian "
+                              "or has a spatial latent); use prior='gaussian'")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        if prior == "gaussian" or self.prior is None:
+            return temperature * torch.randn((n, *self.latent_dims), generator=generator)
+        return self.prior.sample(n, generator, temperature)
+
+    def sample(self, n: int, prior: str = "auto", temperature: float = 1.0, seed: Optional[int] = None) -> torch.Tensor:
+        return self.decode(self.latents(n, prior, temperature, seed))
+
+    def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int = 8) -> torch.Tensor:
+        """Decodes along the straight line between the posterior means of images a and b ([C, H, W])."""
+        za, zb = self.encode(torch.stack([a, b]))
+        t = torch.linspace(0, 1, steps, device=za.device).view(-1, *[1] * za.dim())
+        return self.decode(za + t * (zb - za))
+
+
+def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
+    """A checkpoint file (`last.pt`, `best.pt`) or a folder written by `vaegan-export`."""
+    path = Path(path)
+    if path.is_dir():
+        config, weights, prior = _read_export(path)
+    else:
+        saved = load_checkpoint(path)
+        config = config_from(saved["config"], path)
+        weights = inference_weights(saved)
+        prior = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
+    device = resolve_device(device)
+    vae = build_model(config)
+    load_weights(vae, weights, path)
+    return TrainedVAE(vae.to(device), config, prior, device)
+
+
+def config_from(values: dict, path: Path) -> Config:
+    try:
+        return buildconfig_from({**values, "device": "auto", "resume": False})
+    except (TypeError, KeyError) as e:
+        raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
+
+
+def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePrior]]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    missing = [f for f in EXPORT_FILES[:2] if not (folder / f).is_file()]
+    if missing:
+        raise ConfigError(f"{folder} is not an exported vaegan model (missing {', '.join(missing)})")
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        weights = load_file(folder / "model.safetensors")
+        prior_file = folder / "prior.safetensors"
+        prior = None
+        if prior_file.is_file():
+            tensors = load_file(prior_file)
+            prior = GaussianMixturePrior.from_state_dict({**tensors, "latent_dims": tensors["latent_dims"].tolist()})
+    except (OSError, ValueError, SafetensorError) as e:
+        raise ConfigError(f"{folder}: cannot read the exported model ({type(e).__name__}: {e})") from None
+    return config_from(config, folder), weights, prior

@@ -1,0 +1,150 @@
+"""`vaegan-sample` / `python -m vaegan.sample`: pictures from a trained model, no dataset needed.
+
+    vaegan-sample runs/.../checkpoints/best.pt --num 64 --out samples.png          # prior samples
+    vaegan-sample MODEL --reconstruct my_digits/ --out recon.png                   # originals | reconstructions
+    vaegan-sample MODEL --interpolate a.png b.png --steps 10 --out path.png
+    vaegan-sample MODEL --traverse --dims 8 --out traverse.png                     # vector latents
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from .cli import OneLineParser, run_cli
+from .config import ConfigError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+def sample_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="vaegan-sample", description=__doc__.splitlines()[0],
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="\n".join(__doc__.splitlines()[2:]))
+    p.add_argument("model", help="a checkpoint (last.pt / best.pt) or a folder written by vaegan-export")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--reconstruct", nargs="+", metavar="PATH",
+                      help="image files or folders (PNG / JPEG / WebP / BMP): originals above their reconstructions")
+    mode.add_argument("--interpolate", nargs=2, metavar=("A", "B"),
+                      help="two image files: decodes along the line between their latents")
+    mode.add_argument("--traverse", action="store_true",
+                      help="vector latents: sweep each of the --dims most spread latent dims, one row each")
+    p.add_argument("--num", type=int, default=64, help="prior samples to draw (default: 64)")
+    p.add_argument("--prior", choices=("auto", "gaussian", "gmm"), default="auto",
+                   help="gmm = the model's fitted mixture, gaussian = N(0, I), auto = the mixture when the "
+                        "model has one (default: auto)")
+    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior noise (default: 1.0)")
+    p.add_argument("--steps", type=int, default=10, help="images along --interpolate / --traverse (default: 10)")
+    p.add_argument("--dims", type=int, default=8, help="latent dims --traverse sweeps (default: 8)")
+    p.add_argument("--range", type=float, default=3.0, dest="sweep",
+                   help="--traverse sweeps each dim over centre +- this many standard deviations (default: 3)")
+    p.add_argument("--nrow", type=int, help="images per row of the grid (default: 8, or --steps)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: 0)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto)")
+    p.add_argument("--out", default="samples.png", help="PNG grid to write (default: samples.png)")
+    p.add_argument("--npy", metavar="FILE", help="also write the images as float32 [N, C, H, W] in [0, 1]")
+    return p
+
+
+def image_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ConfigError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError(f"no such image file or folder: {path}")
+    return files
+
+
+def read_images(files: Sequence[Path], channels: int, size: int) -> torch.Tensor:
+    """Images as [N, channels, size, size] in [0, 1]: converted to the model's mode and resized
+    (bicubic) when their size differs."""
+    from PIL import Image, UnidentifiedImageError
+
+    out = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                image = image.convert("L" if channels == 1 else "RGB")
+                if image.size != (size, size):
+                    image = image.resize((size, size), Image.Resampling.BICUBIC)
+                array = np.asarray(image, dtype=np.float32) / 255.0
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise ConfigError(f"cannot read image {path} ({type(e).__name__}: {e})") from None
+        out.append(torch.from_numpy(array.reshape(size, size, channels)).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+def traversal(model, dims: int, steps: int, sweep: float) -> torch.Tensor:
+    """Rows: one latent dim each, the `dims` with the largest spread under the model's prior,
+    swept over centre +- sweep standard deviations while the others stay at the centre."""
+    if len(model.latent_dims) != 1:
+        raise ConfigError("--traverse needs a vector latent (this model's latent is spatial)")
+    if model.prior is not None:  # the mixture's overall mean and per-dim standard deviation
+        w, means, tril = model.prior.weights, model.prior.means, model.prior.scale_tril
+        centre = (w[:, None] * means).sum(0)
+        second = (w[:, None] * ((tril @ tril.transpose(1, 2)).diagonal(dim1=1, dim2=2) + means ** 2)).sum(0)
+        std = (second - centre ** 2).clamp(min=0).sqrt()
+    else:
+        centre, std = torch.zeros(model.latent_dims), torch.ones(model.latent_dims)
+    chosen = std.argsort(descending=True)[:dims]
+    offsets = torch.linspace(-sweep, sweep, steps)
+    z = centre.repeat(len(chosen), steps, 1)
+    for row, d in enumerate(chosen):
+        z[row, :, d] += offsets * std[d]
+    return model.decode(z.flatten(0, 1))
+
+
+def run(args: argparse.Namespace) -> Path:
+    from .api import load
+    from .visuals.gif import write_png
+    from .visuals.render import image_grid
+
+    model = load(args.model, args.device)
+    channels, size = 1, 28
+    nrow = args.nrow or 8
+    if args.reconstruct:
+        x = read_images(image_files(args.reconstruct), channels, size)
+        nrow = args.nrow or min(len(x), 16)
+        chunks = [torch.cat([part, model.reconstruct(part).cpu()]) for part in x.split(nrow)]
+        images = torch.cat(chunks)
+    elif args.interpolate:
+        a, b = read_images(image_files(args.interpolate), channels, size)
+        images, nrow = model.interpolate(a, b, args.steps).cpu(), args.nrow or args.steps
+    elif args.traverse:
+        images, nrow = traversal(model, args.dims, args.steps, args.sweep).cpu(), args.nrow or args.steps
+    else:
+        images = model.sample(args.num, args.prior, args.temperature, args.seed).cpu()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_png(out, image_grid(images, nrow=nrow))
+    if args.npy:
+        np.save(args.npy, images.numpy().astype(np.float32))
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = sample_parser()
+    args = parser.parse_args(argv)
+    if min(args.num, args.steps, args.dims, args.nrow or 1) < 1 or args.temperature < 0 or args.sweep <= 0:
+        parser.error("--num, --steps, --dims and --nrow must be >= 1, --temperature >= 0, --range > 0")
+
+    def go() -> int:
+        out = run(args)
+        print(f"wrote {out}" + (f" and {args.npy}" if args.npy else ""))
+        return 0
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
