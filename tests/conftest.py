@@ -53,3 +53,16 @@ def idx_dir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A tiny GAN run with EMA and a 2-component mixture prior: its last.pt."""
+    from vaegan.cli import train_main
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    data = make_idx_folder(root / "data")
+    assert train_main(["--latent", "4", "--data-dir", str(data), "--out", str(root / "run"), "--epochs", "2",
+                       "--use_gan", "--ema-decay", "0.9", "--prior", "gmm", "--prior-components", "2",
+                       "--perceptual-weight", "0", "--no-visuals", "--wandb", "disabled", *TINY]) == 0
+    return root / "run" / "checkpoints" / "last.pt"

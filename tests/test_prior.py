@@ -44,30 +44,16 @@ def test_sample_latents_uses_the_prior_it_is_given():
     assert sample_latents(model, 100).abs().max() < 10  # N(0, I)
 
 
-@pytest.fixture(scope="module")
-def gmm_run(tmp_path_factory):
-    from tests.conftest import TINY, make_idx_folder
-    from vaegan.cli import train_main
-
-    root = tmp_path_factory.mktemp("gmm")
-    data = make_idx_folder(root / "data")
-    assert train_main(["--latent", "4", "--data-dir", str(data), "--out", str(root / "run"), "--epochs", "2",
-                       "--use_gan", "--gan-samples", "--ema-decay", "0.9", "--prior", "gmm",
-                       "--prior-components", "2", "--perceptual-weight", "0", "--no-visuals",
-                       "--wandb", "disabled", *TINY]) == 0
-    return root / "run" / "checkpoints" / "last.pt"
-
-
-def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(gmm_run, tmp_path, capsys):
+def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(tiny_run, tmp_path, capsys):
     import numpy as np
 
     from vaegan.checkpoint import load_checkpoint
     from vaegan.evaluate import main as eval_main
 
-    saved = load_checkpoint(gmm_run)
+    saved = load_checkpoint(tiny_run)
     assert saved["prior"]["means"].shape == (2, 4) and saved["ema"] is not None
     samples = tmp_path / "s.npy"
-    assert eval_main(["--checkpoint", str(gmm_run), "--iw-samples", "0", "--no-fid", "--save-samples",
+    assert eval_main(["--checkpoint", str(tiny_run), "--iw-samples", "0", "--no-fid", "--save-samples",
                       str(samples), "--num-samples", "6", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     for key in ("test/domain_fd_samples ", "test/domain_fd_samples_gmm", "test/sample_class_entropy ",
@@ -82,16 +68,16 @@ def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(gm
     assert np.allclose(np.load(samples), expected, atol=1e-5)
 
 
-def test_eval_gaussian_prior_draws_from_n01(gmm_run, tmp_path, capsys):
+def test_eval_gaussian_prior_draws_from_n01(tiny_run, tmp_path, capsys):
     import numpy as np
 
     from vaegan.checkpoint import inference_weights, load_checkpoint
     from vaegan.evaluate import main as eval_main
 
     samples = tmp_path / "s.npy"
-    assert eval_main(["--checkpoint", str(gmm_run), "--iw-samples", "0", "--no-fid", "--no-fidelity",
+    assert eval_main(["--checkpoint", str(tiny_run), "--iw-samples", "0", "--no-fid", "--no-fidelity",
                       "--save-samples", str(samples), "--num-samples", "5", "--prior", "gaussian"]) == 0
-    saved = load_checkpoint(gmm_run)
+    saved = load_checkpoint(tiny_run)
     model = build_model(Config(**saved["config"]))
     model.load_state_dict(inference_weights(saved))
     with torch.no_grad():

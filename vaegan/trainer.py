@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional, Protocol
 
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
@@ -306,7 +307,9 @@ class Trainer:
         with autocast(self.device, self.amp_dtype):
             mu = posterior_means(self.eval_model, images, self.cfg.eval_batch_size)
         self.eval_model.train(was_training)
-        self.prior = GaussianMixturePrior.fit(mu, self.cfg.prior_components, self.cfg.seed)
+        with warnings.catch_warnings():  # a short first epoch's posteriors may not converge
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            self.prior = GaussianMixturePrior.fit(mu, self.cfg.prior_components, self.cfg.seed)
 
     def fit(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
