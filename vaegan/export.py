@@ -34,7 +34,7 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
     atomic_write(written[1], lambda f: f.write(json.dumps(saved["config"], indent=2).encode() + b"\n"))
     prior_path = out / "prior.safetensors"
     if saved.get("prior"):
-        prior = {k: v for k, v in saved["prior"].items() if isinstance(v, torch.Tensor)}
+        prior = {k: v.contiguous() for k, v in saved["prior"].items() if isinstance(v, torch.Tensor)}
         prior["latent_dims"] = torch.tensor(saved["prior"]["latent_dims"])
         atomic_write(prior_path, lambda f: f.write(save(prior)))
         written.append(prior_path)

@@ -44,6 +44,7 @@ def _data_key(train: ImageSplit) -> str:
     return digest.hexdigest()[:16]
 
 
+@torch.enable_grad()  # callers such as eval.py run under no_grad
 def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> DomainClassifier:
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
