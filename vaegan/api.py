@@ -44,7 +44,7 @@ class TrainedVAE:
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.vae.decode(z.to(self.device).float()).float())
+        return self.vae.decode_images(z.to(self.device).float())
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(images))

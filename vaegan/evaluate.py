@@ -137,7 +137,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
 
 @torch.no_grad()
 def decode(model, z: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([torch.sigmoid(model.decode(c).float()) for c in z.split(batch_size)])
+    return torch.cat([model.decode_images(c) for c in z.split(batch_size)])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -13,7 +13,7 @@ from .device import autocast
 from .distributed import all_reduce_sum
 from .likelihood import log_normaliser
 from .losses import VAEGANLoss
-from .models import VAE, VAEOutput, reparameterize
+from .models import VAE, VAEOutput, evaluating, reparameterize
 
 EVAL_SEED = 1234
 
@@ -25,23 +25,20 @@ def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int
     psnr = PeakSignalNoiseRatio(data_range=1.0).to(device)
     ssim = StructuralSimilarityIndexMeasure(data_range=1.0).to(device)
     sums: dict[str, torch.Tensor] = {}
-    was_training = model.training
-    model.eval()
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with evaluating(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(EVAL_SEED)
         for x in split.images.split(batch_size):
             with autocast(device, amp_dtype):
                 mu, logvar = model.encode(x)
                 z = reparameterize(mu, logvar)
                 sampled = VAEOutput(model.decode(z), mu, logvar, z)
-                recon = torch.sigmoid(model.decode(mu).float())
+                recon = model.decode_images(mu)
             terms = loss_fn.terms(x, sampled)
             terms["mse"] = (recon - x).pow(2).flatten(1).mean(1)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v.sum()
             psnr.update(recon, x)
             ssim.update(recon, x)
-    model.train(was_training)
     # Under DDP each rank holds a shard: add the sums up (torchmetrics syncs its own states).
     n = all_reduce_sum(torch.tensor(float(len(split)), device=device))
     out = {f"{prefix}/{k}": (all_reduce_sum(v) / n).item() for k, v in sums.items()}

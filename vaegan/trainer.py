@@ -26,7 +26,7 @@ from .distributed import all_reduce_mean, any_rank, init_distributed
 from .logger import RunLogger, read_metrics
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
-from .models import build_model
+from .models import build_model, evaluating
 from .optim import make_ema, make_optimizer, make_scheduler
 from .prior import GaussianMixturePrior, posterior_means
 from .signals import GracefulStop, Interrupted
@@ -301,12 +301,9 @@ class Trainer:
         """--prior gmm: refit the mixture on the (EMA) model's training posterior means."""
         if not self.cfg.uses_mixture_prior() or not self.dist.is_main:
             return
-        was_training = self.eval_model.training
-        self.eval_model.eval()
         images = self.train_data.images[:self.cfg.prior_fit_images]
-        with autocast(self.device, self.amp_dtype):
+        with evaluating(self.eval_model), autocast(self.device, self.amp_dtype):
             mu = posterior_means(self.eval_model, images, self.cfg.eval_batch_size)
-        self.eval_model.train(was_training)
         with warnings.catch_warnings():  # a short first epoch's posteriors may not converge
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             self.prior = GaussianMixturePrior.fit(mu, self.cfg.prior_components, self.cfg.seed)

@@ -70,3 +70,34 @@ def test_wide_discriminator_logits_see_the_whole_image():
     disc = PatchDiscriminator(8, "wide")
     assert disc(torch.rand(2, 1, 28, 28)).shape == (2, 1, 5, 5)
     assert _dependence(disc, (0, 0)).all()  # GroupNorm mixes every position
+
+
+def test_evaluating_restores_the_previous_mode_even_after_an_error():
+    from vaegan.models import evaluating
+
+    model = build_model(Config(arch="mlp", latent=2))
+    model.train()
+    with evaluating(model):
+        assert not model.training
+    assert model.training
+    model.eval()
+    try:
+        with evaluating(model):
+            raise ValueError
+    except ValueError:
+        pass
+    assert not model.training
+    model.train()
+    try:
+        with evaluating(model):
+            raise ValueError
+    except ValueError:
+        pass
+    assert model.training
+
+
+def test_decode_images_is_the_sigmoid_of_the_logits_in_fp32():
+    model = build_model(Config(arch="mlp", latent=2))
+    z = torch.randn(3, 2)
+    images = model.decode_images(z)
+    assert images.dtype == torch.float32 and torch.equal(images, torch.sigmoid(model.decode(z)))

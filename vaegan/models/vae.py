@@ -5,7 +5,9 @@ loss use the numerically stable `binary_cross_entropy_with_logits`.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -58,7 +60,22 @@ class VAE(nn.Module):
         logits, prior_logits = self.decode(torch.cat([z, prior_z.to(z.dtype)])).split([len(z), len(prior_z)])
         return VAEOutput(logits, mu, logvar, z, prior_logits)
 
+    def decode_images(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1], fp32, decoded from z: the one place logits become pixels."""
+        return torch.sigmoid(self.decode(z).float())
+
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from N(0, I), made on the CPU (so a CPU generator reproduces them anywhere)."""
         device = next(self.parameters()).device
         return torch.randn((n, *self.latent_dims), generator=generator).to(device)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """`model` in eval mode inside the block, back in its previous mode after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

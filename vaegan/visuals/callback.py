@@ -15,6 +15,7 @@ import torch
 from ..config import Config
 from ..data import CLASS_NAMES
 from ..logger import read_metrics
+from ..models import evaluating
 from .gif import read_png, write_gif, write_png
 from .plots import plot_losses, plot_metrics
 from .projection import nice_limit, project
@@ -59,15 +60,13 @@ class EvolutionAssets:
     @torch.no_grad()
     def on_epoch_end(self, trainer, metrics: dict) -> None:
         model, epoch = trainer.eval_model, trainer.epoch
-        was_training = model.training
-        model.eval()
         device = self.latent_x.device
-        mu = torch.cat([model.encode(x)[0].float() for x in self.latent_x.split(500)]).cpu().numpy()
-        recon = torch.sigmoid(model.decode(model.encode(self.recon_x)[0]).float())
         prior_z = self.prior_z if trainer.prior is None else \
             trainer.prior.sample(NUM_SAMPLES, torch.Generator().manual_seed(PRIOR_SEED))
-        samples = torch.sigmoid(model.decode(prior_z.to(device)).float())
-        model.train(was_training)
+        with evaluating(model):
+            mu = torch.cat([model.encode(x)[0].float() for x in self.latent_x.split(500)]).cpu().numpy()
+            recon = model.decode_images(model.encode(self.recon_x)[0])
+            samples = model.decode_images(prior_z.to(device))
 
         previous = self.frames / f"latent_{epoch - 1:04d}.npy"
         points = project(mu, np.load(previous) if previous.is_file() else None)
