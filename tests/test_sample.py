@@ -21,8 +21,12 @@ def test_prior_samples_grid_and_npy_match_the_api(tiny_run, tmp_path, capsys):
                      "--npy", str(npy)], capsys)
     assert code == 0, err
     expected = vaegan.load(tiny_run, "cpu").sample(6, "auto", 0.7, seed=4)
-    assert np.allclose(np.load(npy), expected.numpy(), atol=1e-6)
-    assert Image.open(png).size[0] > 28 * 6
+    images = np.load(npy)
+    assert images.shape == (6, 1, 28, 28) and images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert np.allclose(images, expected.numpy(), atol=1e-6)
+    width, height = Image.open(png).size  # 6 tiles in a row of up to 8, 2 px padding, upscaled
+    assert width > 6 * 28 and height < 2 * width / 6
 
 
 def test_reconstruct_a_folder_of_images_of_another_size_and_mode(tiny_run, tmp_path, capsys):
