@@ -111,7 +111,8 @@ class Config:
     grad_clip: float = opt(0.0, "clip the VAE's and the discriminator's gradient norm (0: off)", minimum=0)
     max_nonfinite_steps: int = opt(20, "stop after this many non-finite steps in a row (each is "
                                        "skipped)", minimum=1)
-    assets_dir: str = opt("assets", "per-epoch GIFs and plots go to <assets-dir>/latent_<N>[-spatial][-<arch>]/")
+    assets_dir: Optional[str] = opt(None, "per-epoch GIFs and plots go to <assets-dir>/latent_<N>[-spatial]"
+                                          "[-<arch>]/ (default: <out>/assets, so runs never share frames)")
     wandb: str = opt("auto", "W&B logging: auto = online with credentials, else offline (WANDB_MODE "
                              "is honoured)", choices=("auto", "online", "offline", "disabled"))
     wandb_project: str = opt("vaegan", "W&B project")

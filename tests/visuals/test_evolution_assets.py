@@ -54,3 +54,16 @@ def test_resumed_run_appends_frames(idx_dir, tmp_path):
 def test_spatial_latent_gets_its_own_folder(idx_dir, tmp_path):
     run(idx_dir, tmp_path, 2, 1, "--latent-shape", "spatial")
     assert (tmp_path / "assets" / "latent_2-spatial" / "latent_evolution.gif").is_file()
+
+
+def test_assets_default_to_the_run_folder_so_runs_never_share_frames(idx_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a run from the repository root must not touch ./assets (the gallery)
+    for out, extra in (("plain", ()), ("gan", ("--use_gan",))):
+        (cfg,) = parse_train_args(["--latent", "4", "--epochs", "1", "--data-dir", str(idx_dir), "--out", out,
+                                   "--perceptual-weight", "0", "--wandb", "disabled", *TINY, *extra])
+        train(cfg)
+    assert not (tmp_path / "assets").exists()
+    for out in ("plain", "gan"):
+        frames = sorted(p.name for p in (tmp_path / out / "assets" / "latent_4" / "frames").glob("samples_*.png"))
+        assert frames == ["samples_0001.png"], (out, frames)
+        assert (tmp_path / out / "assets" / "latent_4" / "samples_evolution.gif").is_file()

@@ -1,4 +1,5 @@
-"""Per-epoch evolution GIFs, curves and end-of-run figures under <assets_dir>/latent_<N>[...]/.
+"""Per-epoch evolution GIFs, curves and end-of-run figures under <assets_dir>/latent_<N>[...]/
+(<assets_dir> defaults to the run folder's assets/).
 
 Each epoch's raw frame material is kept in `frames/` (latent points as .npy, image grids as
 .png), so a resumed run appends to the same GIFs, and the latent GIF can be re-rendered with one
@@ -29,7 +30,7 @@ PRIOR_SEED = 4321
 def assets_folder(cfg: Config) -> Path:
     name = f"latent_{cfg.latent}" + ("-spatial" if cfg.latent_shape == "spatial" else "")
     name += "" if cfg.arch == "unet" else f"-{cfg.arch}"
-    return Path(cfg.assets_dir) / name
+    return (Path(cfg.assets_dir) if cfg.assets_dir else cfg.run_dir() / "assets") / name
 
 
 def one_per_class(labels: torch.Tensor) -> torch.Tensor:
