@@ -43,7 +43,8 @@ def test_end_to_end_cli_run_writes_the_run_files_and_resumes(idx_dir, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
     assert torch.load(out / "checkpoints" / "last.pt", weights_only=False)["step"] == 8
-    assert (tmp_path / "assets" / "latent_4" / "latent_evolution.gif").is_file()
+    assert (out / "assets" / "latent_4" / "latent_evolution.gif").is_file()  # per-run assets
+    assert not (tmp_path / "assets").exists()
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
