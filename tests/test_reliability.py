@@ -176,3 +176,12 @@ def test_a_torn_metrics_line_is_dropped_on_resume(idx_dir, tmp_path):
         f.write('{"epoch": 2, "train/lo')  # crash mid-write
     fit(*args_for(idx_dir, out, 2), "--resume")
     assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
+
+
+def test_keep_checkpoints_keeps_the_last_n_epochs(idx_dir, tmp_path):
+    out = tmp_path / "keep"
+    fit(*args_for(idx_dir, out, 3), "--keep-checkpoints", "2")
+    names = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert names == ["best.pt", "epoch-0002.pt", "epoch-0003.pt", "last.pt"], names
+    kept = torch.load(out / "checkpoints" / "epoch-0002.pt", weights_only=True)
+    assert kept["epoch"] == 2 and torch.load(out / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3

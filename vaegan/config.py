@@ -104,6 +104,8 @@ class Config:
     compile: bool = opt(False, "torch.compile the networks (compile time is logged separately)")
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
+    keep_checkpoints: int = opt(0, "also keep the last N epoch checkpoints (checkpoints/epoch-0007.pt) "
+                                   "besides last.pt and best.pt (0: none)", minimum=0)
     checkpoint_every: int = opt(0, "also write last.pt every N steps inside an epoch (0: only at epoch "
                                    "ends)", minimum=0)
     deterministic: bool = opt(False, "deterministic kernels only (with --resume: bitwise-equal results "

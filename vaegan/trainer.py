@@ -344,6 +344,10 @@ class Trainer:
             self.best = value
             self.save(self.ckpt_path.with_name("best.pt"))
         self.save()
+        if self.cfg.keep_checkpoints and self.dist.is_main:
+            self.save(self.ckpt_path.with_name(f"epoch-{self.epoch:04d}.pt"))
+            for old in sorted(self.ckpt_path.parent.glob("epoch-*.pt"))[:-self.cfg.keep_checkpoints]:
+                old.unlink()
 
     def _finish(self, metrics: dict) -> None:
         if not self.dist.is_main:
