@@ -10,7 +10,7 @@ import torch
 
 from tests.conftest import ROOT, TINY, make_idx_folder
 from vaegan.cli import parse_train_args
-from vaegan.config import TrainingError
+from vaegan.config import ConfigError, TrainingError
 from vaegan.logger import read_metrics
 from vaegan.signals import Interrupted
 from vaegan.losses import VAEGANLoss
@@ -185,3 +185,24 @@ def test_keep_checkpoints_keeps_the_last_n_epochs(idx_dir, tmp_path):
     assert names == ["best.pt", "epoch-0002.pt", "epoch-0003.pt", "last.pt"], names
     kept = torch.load(out / "checkpoints" / "epoch-0002.pt", weights_only=True)
     assert kept["epoch"] == 2 and torch.load(out / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
+
+
+def test_resume_auto_starts_a_new_run_then_continues_it(idx_dir, tmp_path):
+    out = tmp_path / "auto"
+    fit(*args_for(idx_dir, out, 1), "--resume", "auto")  # nothing there yet: starts
+    fit(*args_for(idx_dir, out, 2), "--resume", "auto")  # a run there: continues it
+    assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
+    assert weights(out)[1]["step"] == 8
+    with pytest.raises(ConfigError, match="already holds a run"):  # the default still refuses
+        fit(*args_for(idx_dir, out, 3))
+
+
+def test_resume_spellings_and_boolean_configs():
+    assert parse_train_args(["--resume"])[0].resume == "yes"
+    assert parse_train_args(["--resume", "auto"])[0].resume == "auto"
+    assert parse_train_args(["--resume", "--no-resume"])[0].resume == "no"
+    assert parse_train_args([])[0].resume == "no"
+    from vaegan.config import build_config
+
+    assert build_config({"resume": True}).resume == "yes"  # configs saved when it was a flag
+    assert build_config({"resume": False}).resume == "no"

@@ -91,7 +91,7 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
 
 def config_from(values: dict, path: Path) -> Config:
     try:
-        return build_config({**values, "device": "auto", "resume": False})
+        return build_config({**values, "device": "auto", "resume": "no"})
     except (TypeError, KeyError) as e:
         raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
 

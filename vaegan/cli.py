@@ -26,7 +26,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         default = f.default_factory() if kind is list else f.default
         help_text = meta["help"] + ("" if default is None else f" (default: {default})")
         kwargs = dict(default=argparse.SUPPRESS, help=help_text)
-        if kind is bool:
+        if name == "resume":  # a flag that may take a value: --resume, --resume auto, --no-resume
+            parser.add_argument("--resume", nargs="?", const="yes", choices=meta["choices"], **kwargs)
+            parser.add_argument("--no-resume", dest="resume", action="store_const", const="no",
+                                default=argparse.SUPPRESS, help="start a new run (the default)")
+        elif kind is bool:
             parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
         elif name == "latent":
             parser.add_argument(*flags, type=int, nargs="+", metavar="N",

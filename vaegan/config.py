@@ -103,7 +103,9 @@ class Config:
                                  "AVX512-BF16, else fp32; losses are always fp32", choices=("auto", "fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the networks (compile time is logged separately)")
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
-    resume: bool = opt(False, "continue from <out>/checkpoints/last.pt")
+    resume: str = opt("no", "--resume: continue from <out>/checkpoints/last.pt (an error if there is none); "
+                            "--resume auto: continue when it exists, start otherwise",
+                      choices=("no", "yes", "auto"))
     keep_checkpoints: int = opt(0, "also keep the last N epoch checkpoints (checkpoints/epoch-0007.pt) "
                                    "besides last.pt and best.pt (0: none)", minimum=0)
     checkpoint_every: int = opt(0, "also write last.pt every N steps inside an epoch (0: only at epoch "
@@ -137,6 +139,10 @@ class Config:
         name += "" if self.arch == "unet" else f"-{self.arch}"
         return Path("runs") / name
 
+    def resumes(self) -> bool:
+        """Whether this run continues from <out>/checkpoints/last.pt."""
+        return self.resume == "yes" or (self.resume == "auto" and (self.run_dir() / "checkpoints" / "last.pt").is_file())
+
     def uses_mixture_prior(self) -> bool:
         return self.prior == "gmm" or (self.prior == "auto" and self.latent_shape == "vector")
 
@@ -159,6 +165,8 @@ def check_value(name: str, value: Any) -> Any:
     if name not in FIELDS:
         raise ConfigError(f"unknown config key '{name}' (known: {', '.join(FIELDS)})")
     meta, kind = FIELDS[name].metadata, _base_type(name)
+    if name == "resume" and isinstance(value, bool):  # configs written when it was a flag
+        value = "yes" if value else "no"
     if value is None:
         if TYPES[name] is kind:  # not Optional
             raise ConfigError(f"config key '{name}' must not be empty")

@@ -60,7 +60,7 @@ class Trainer:
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self._check_run_dir()
         # Everything that can fail on bad input happens before the first file is written.
-        saved = load_checkpoint(self.ckpt_path) if cfg.resume else None
+        saved = load_checkpoint(self.ckpt_path) if cfg.resumes() else None
         if saved is not None:
             check_compatible(saved["config"], cfg.to_dict(), self.ckpt_path)
         self.dist = init_distributed(cfg.device)
@@ -130,11 +130,11 @@ class Trainer:
                 perceptual.net = torch.compile(perceptual.net)
 
     def _check_run_dir(self) -> None:
-        if self.cfg.resume and not self.ckpt_path.is_file():
+        if self.cfg.resume == "yes" and not self.ckpt_path.is_file():
             raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
-        if not self.cfg.resume and self.ckpt_path.is_file():
-            raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or "
-                              f"--out DIR to start a new one")
+        if self.cfg.resume == "no" and self.ckpt_path.is_file():
+            raise ConfigError(f"{self.run_dir} already holds a run; pass --resume (or --resume auto) to "
+                              f"continue it or --out DIR to start a new one")
         check_writable(self.run_dir)
 
     # ----------------------------------------------------------------- checkpoints
