@@ -98,12 +98,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     torch.manual_seed(args.seed)
     if args.iw_samples > 0:
         metrics.update(iw_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
-    recon = decode(model, torch.cat([model.encode(x)[0] for x in test.images.split(args.batch_size)]),
-                   args.batch_size)
+    recon = decode(model, posterior_means(model, test.images, args.batch_size), args.batch_size)
     train = None
     mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
     wants_mixture = not (args.no_fidelity and args.no_fid) or args.prior == "gmm"
-    if wants_mixture and model.latent_dims == (cfg.latent,) and (mixture is None or args.prior_components):
+    if wants_mixture and cfg.latent_shape == "vector" and (mixture is None or args.prior_components):
         train = load_split(folder, "train").to(device)
         n_fit = min(cfg.prior_fit_images, cfg.limit_train or len(train))  # the images it trained on
         mu = posterior_means(model, train.images[:n_fit], args.batch_size)

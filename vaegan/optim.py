@@ -43,7 +43,8 @@ def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel:
 
     @torch.no_grad()
     def update(ema_params, params, num_averaged) -> None:
-        n = int(num_averaged)
-        torch._foreach_lerp_(ema_params, params, 1.0 - min(decay, (1 + n) / (10 + n)))
+        # The weight stays a tensor on the model's device: no host sync in the training step.
+        n = num_averaged.to(ema_params[0].dtype)
+        torch._foreach_lerp_(ema_params, params, 1.0 - ((1 + n) / (10 + n)).clamp(max=decay))
 
     return AveragedModel(model, multi_avg_fn=update)

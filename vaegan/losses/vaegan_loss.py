@@ -71,6 +71,14 @@ def vanilla_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean())
 
 
+def hinge_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean()
+
+
+def vanilla_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-fake).mean()
+
+
 class VAEGANLoss(nn.Module):
     def __init__(self, cfg: Config, perceptual: Optional[LPIPS] = None):
         super().__init__()
@@ -78,6 +86,7 @@ class VAEGANLoss(nn.Module):
         self.perceptual = perceptual
         self.discriminator = build_discriminator(cfg) if cfg.use_gan else None
         self._d_loss = hinge_d_loss if cfg.disc_loss == "hinge" else vanilla_d_loss
+        self._g_loss = hinge_g_loss if cfg.disc_loss == "hinge" else vanilla_g_loss
 
     def kl_weight(self, step: int) -> float:
         warm = self.cfg.kl_warmup_steps
@@ -149,9 +158,6 @@ class VAEGANLoss(nn.Module):
             logs["g_loss_samples"] = g_samples
         logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss)
         return backward_loss, {k: v.detach() for k, v in logs.items()}
-
-    def _g_loss(self, logits_fake: torch.Tensor) -> torch.Tensor:
-        return -logits_fake.mean() if self.cfg.disc_loss == "hinge" else F.softplus(-logits_fake).mean()
 
     def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, discriminator: Optional[nn.Module] = None,
                            fake_samples: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, dict]:

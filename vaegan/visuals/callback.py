@@ -17,6 +17,7 @@ from ..config import Config
 from ..data import CLASS_NAMES
 from ..logger import read_metrics
 from ..models import evaluating
+from ..prior import posterior_means
 from .gif import read_png, write_gif, write_png
 from .plots import plot_losses, plot_metrics
 from .projection import nice_limit, project
@@ -65,7 +66,7 @@ class EvolutionAssets:
         prior_z = self.prior_z if trainer.prior is None else \
             trainer.prior.sample(NUM_SAMPLES, torch.Generator().manual_seed(PRIOR_SEED))
         with evaluating(model):
-            mu = torch.cat([model.encode(x)[0].float() for x in self.latent_x.split(500)]).cpu().numpy()
+            mu = posterior_means(model, self.latent_x).cpu().numpy()
             recon = model.decode_images(model.encode(self.recon_x)[0])
             samples = model.decode_images(prior_z.to(device))
 
