@@ -62,6 +62,7 @@ def truncated(f):
 
 def wrong_size(f):
     write_idx(f / "train-images-idx3-ubyte", np.zeros((64, 32, 32)))
+    write_idx(f / "t10k-images-idx3-ubyte", np.zeros((32, 32, 32)))
 
 
 def label_count(f):
@@ -81,7 +82,7 @@ CASES = {
     "lr 0": (["--lr", "0"], "lr must be > 0"),
     "lr negative": (["--lr", "-0.001"], "lr must be > 0"),
     "epochs negative": (["--epochs", "-2"], "epochs must be >= 0"),
-    "unknown dataset": (["--dataset", "cifar10"], "invalid choice"),
+    "unknown dataset": (["--dataset", "imagenet"], "invalid choice"),
     "unknown flag": (["--latnet", "4"], "unrecognized arguments"),
     "yaml unknown key": (lambda r: ["--config", str(yaml_file(r, "u.yaml", "latnet: 4\n"))], "unknown config key"),
     "yaml wrong type": (lambda r: ["--config", str(yaml_file(r, "t.yaml", "kl_weight: heavy\n"))], "must be float"),
@@ -92,7 +93,7 @@ CASES = {
     "data empty": (lambda r: ["--data-dir", str(r)], "lacks"),
     "idx bad magic": ("bad_magic", "bad IDX magic"),
     "idx truncated": ("truncated", "truncated or corrupt"),
-    "idx wrong size": ("wrong_size", "needs 28x28"),
+    "idx other size than the checkpoint": ("wrong_size", "image_size: 28 in checkpoint, 32 now"),
     "idx label count": ("label_count", "10 labels for 64 images"),
     "idx gzip garbage": ("gzip_garbage", "not a valid gzip"),
     "checkpoint other latent": (["--latent", "8"], "latent: 4 in checkpoint, 8 now"),

@@ -36,7 +36,10 @@ def test_underscore_and_dash_spellings_are_the_same_flag():
     ({"batch_size": "64"}, "batch_size' must be int"),
     ({"use_gan": 1}, "use_gan' must be bool"),
     ({"dataset": "cifar"}, "dataset must be one of"),
-    ({"channels": [32, 64]}, "channels must list 3 levels"),
+    ({"channels": [32]}, "channels must list at least 2 levels"),
+    ({"channels": [32, 64, 128, 128], "image_size": 28}, "28 px does not halve 3 times"),
+    ({"image_size": 30, "channels": [32, 64, 128]}, "30 px does not halve 2 times"),
+    ({"image_channels": 2}, "image_channels must be one of 1, 3"),
     ({"arch": "mlp", "latent_shape": "spatial"}, "needs --arch unet"),
 ])
 def test_bad_values_are_rejected_with_a_clear_message(overrides, message):

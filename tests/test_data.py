@@ -6,7 +6,8 @@ import torch
 
 from tests.conftest import make_idx_folder, write_idx
 from vaegan.config import Config
-from vaegan.data import DataError, load_split, read_idx, resolve_data_dir, shuffled_batches
+from vaegan.config import build_config
+from vaegan.data import DataError, load_data, load_split, read_idx, resolve_data_dir, shuffled_batches
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -41,11 +42,16 @@ def test_corrupt_images_give_data_errors(tmp_path, mutate, message):
         load_split(folder, "train")
 
 
-def test_wrong_image_size_and_label_count(tmp_path):
+def test_idx_of_another_size_loads_but_splits_must_agree(tmp_path):
     folder = make_idx_folder(tmp_path)
     write_idx(folder / "train-images-idx3-ubyte", np.zeros((64, 32, 32)))
-    with pytest.raises(DataError, match="needs 28x28"):
-        load_split(folder, "train")
+    assert load_split(folder, "train").pixels.shape == (64, 1, 32, 32)
+    with pytest.raises(DataError, match=r"train images are \(32, 32\) px, test images \(28, 28\)"):
+        load_data(build_config({"data_dir": str(folder)}))
+
+
+def test_label_count(tmp_path):
+    folder = make_idx_folder(tmp_path)
     write_idx(folder / "train-images-idx3-ubyte", np.zeros((64, 28, 28)))
     write_idx(folder / "train-labels-idx1-ubyte", np.zeros(63))
     with pytest.raises(DataError, match="63 labels for 64 images"):
@@ -87,5 +93,5 @@ def test_failed_download_is_one_line_and_leaves_no_partial_data(tmp_path, monkey
 
 def test_fashion_mnist_is_found_in_the_debian_folder(monkeypatch, tmp_path):
     folder = make_idx_folder(tmp_path / "debian")
-    monkeypatch.setattr("vaegan.data.DEBIAN_FASHION_MNIST", folder)
+    monkeypatch.setattr("vaegan.data.idx.DEBIAN_FASHION_MNIST", folder)
     assert resolve_data_dir(Config(dataset="fashion-mnist"), download_root=tmp_path / "none") == folder

@@ -35,7 +35,8 @@ def args(data, out, *extra):
 def first_step_grads(trainer):
     """Gradients after one G + D step on the first global batch of epoch 1."""
     batch = torch.arange(trainer.cfg.batch_size)
-    assert trainer.train_step(batch) is not None
+    x = trainer.train_data.get(trainer._share(batch))
+    assert trainer.train_step(x, len(batch)) is not None
     return {**{f"g.{k}": p.grad.clone() for k, p in trainer.model.named_parameters()},
             **{f"d.{k}": p.grad.clone() for k, p in trainer.loss_fn.discriminator.named_parameters()}}
 

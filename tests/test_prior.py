@@ -38,7 +38,7 @@ def test_mixture_samples_are_reproducible_and_survive_a_weights_only_round_trip(
 
 
 def test_sample_latents_uses_the_prior_it_is_given():
-    model = build_model(Config(arch="mlp", latent=3))
+    model = build_model(Config(image_channels=1, image_size=28, arch="mlp", latent=3))
     prior = GaussianMixturePrior.fit(two_clusters(), components=2)
     assert (sample_latents(model, 100, prior)[:, 0].abs() > 2).all()
     assert sample_latents(model, 100).abs().max() < 10  # N(0, I)

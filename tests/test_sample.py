@@ -61,7 +61,7 @@ def test_interpolate_and_traverse_shapes(tiny_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--reconstruct", "MISSING"], "no such image file or folder"),
-    (["--reconstruct", "BROKEN"], "cannot read image"),
+    (["--reconstruct", "BROKEN"], "cannot decode the image"),
     (["--reconstruct", "EMPTY"], "holds no images"),
     (["--num", "0"], "must be >= 1"),
 ])

@@ -97,3 +97,42 @@ def test_compile_flag_trains(idx_dir, tmp_path):
     metrics = trainer.fit()
     assert metrics["epoch"] == 1 and math.isfinite(metrics["train/loss"])
     assert trainer.ddp_model is not trainer.model  # the step ran through the compiled wrapper
+
+
+def test_an_rgb_image_folder_trains_evaluates_and_samples_at_its_own_size(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import vaegan
+    from tests.data.test_folder import image_folder
+    from vaegan.cli import train_main
+    from vaegan.evaluate import main as eval_main
+
+    folder = image_folder(tmp_path / "pets", per_class=12, size=(40, 40), suffix=".jpg")
+    out = tmp_path / "run"
+    assert train_main(["--dataset", "folder", "--data-dir", str(folder), "--image-size", "32", "--val-fraction",
+                       "0.25", "--latent", "4", "--use_gan", "--epochs", "1", "--out", str(out), "--workers", "0",
+                       "--perceptual-weight", "0.1", "--wandb", "disabled", *TINY]) == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert (config["image_channels"], config["image_size"], config["channels"]) == (3, 32, [8, 16, 16])
+    assert "data: folder, 18 train / 6 test images, 3x32x32 px, 2 classes, resident as uint8" in \
+        (out / "log.txt").read_text()
+    frame = np.asarray(Image.open(out / "assets" / "latent_4" / "frames" / "recon_0001.png"))
+    assert frame.ndim == 3 and (frame[..., 0] != frame[..., 1]).any()  # colour, not gray
+    assert eval_main(["--checkpoint", str(out / "checkpoints" / "last.pt"), "--no-fid", "--iw-samples", "2",
+                      "--json", str(tmp_path / "m.json")]) == 0
+    assert "test/domain_fd_recon" in capsys.readouterr().out
+    model = vaegan.load(out / "checkpoints" / "last.pt", device="cpu")
+    assert model.sample(3, seed=0).shape == (3, 3, 32, 32)
+
+
+def test_a_broken_image_folder_exits_2_and_writes_nothing(tmp_path):
+    from tests.data.test_folder import image_folder
+
+    folder = image_folder(tmp_path / "pets", per_class=4)
+    (folder / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "run"
+    result = run_cli("--dataset", "folder", "--data-dir", str(folder), "--out", str(out), "--epochs", "1",
+                     "--workers", "0", *TINY, cwd=tmp_path)
+    assert result.returncode == 2 and "broken.png" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

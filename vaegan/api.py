@@ -2,7 +2,7 @@
 
     import vaegan
     model = vaegan.load("runs/fashion-mnist-latent16-gan/checkpoints/best.pt")  # or an exported folder
-    images = model.sample(16)                   # [16, 1, 28, 28] in [0, 1]
+    images = model.sample(16)                   # [16, C, H, W] in [0, 1], e.g. [16, 1, 28, 28]
     recon = model.reconstruct(images)
 
 A checkpoint loads with `torch.load(weights_only=True)`; an exported folder (`vaegan-export`) is
@@ -18,7 +18,7 @@ from typing import Optional, Union
 
 import torch
 
-from .checkpoint import inference_weights, load_checkpoint, load_weights
+from .checkpoint import LEGACY, inference_weights, load_checkpoint, load_weights
 from .config import Config, ConfigError, build_config
 from .device import resolve_device
 from .models import VAE, build_model
@@ -91,7 +91,7 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
 
 def config_from(values: dict, path: Path) -> Config:
     try:
-        return build_config({**values, "device": "auto", "resume": "no"})
+        return build_config({**LEGACY, **values, "device": "auto", "resume": "no"})
     except (TypeError, KeyError) as e:
         raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
 

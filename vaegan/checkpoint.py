@@ -12,10 +12,10 @@ import torch
 from .config import ConfigError
 
 # Keys that fix the shapes of the networks: a checkpoint is only compatible when these match.
-ARCH_KEYS = ("arch", "latent", "latent_shape", "channels", "num_res_blocks", "attn_heads", "hidden",
-             "use_gan", "disc_channels", "disc_arch", "ema_decay")
-# What checkpoints written before a key existed were trained with.
-LEGACY = {"disc_arch": "wide", "ema_decay": 0.0}
+ARCH_KEYS = ("image_channels", "image_size", "arch", "latent", "latent_shape", "channels", "attn_resolutions",
+             "num_res_blocks", "attn_heads", "hidden", "use_gan", "disc_channels", "disc_arch", "ema_decay")
+# What checkpoints written before a key existed were trained with (every run was 1x28x28 then).
+LEGACY = {"disc_arch": "wide", "ema_decay": 0.0, "image_channels": 1, "image_size": 28}
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:

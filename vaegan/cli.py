@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from typing import Callable, Optional, Sequence
@@ -23,7 +24,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         # Both spellings work: --use-gan and --use_gan.
         flags = ["--" + name.replace("_", "-")] + (["--" + name] if "_" in name else [])
         kind, meta = _base_type(name), f.metadata
-        default = f.default_factory() if kind is list else f.default
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         help_text = meta["help"] + ("" if default is None else f" (default: {default})")
         kwargs = dict(default=argparse.SUPPRESS, help=help_text)
         if name == "resume":  # a flag that may take a value: --resume, --resume auto, --no-resume
@@ -44,7 +45,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def train_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="train.py", description="Train a U-Net VAE(-GAN) or a baseline VAE on MNIST-like images.")
+        prog="train.py", description="Train a U-Net VAE(-GAN) or a baseline VAE on a torchvision dataset or a folder of "
+                                   "your own images.")
     parser.add_argument("--config", metavar="FILE", help="YAML recipe (see configs/); flags override it")
     _add_config_flags(parser)
     return parser

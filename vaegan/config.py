@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import yaml
 
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist", "cifar10", "svhn", "celeba", "folder")
 
 
 class ConfigError(ValueError):
@@ -36,18 +36,37 @@ def opt(default: Any, help: str, choices: Optional[tuple] = None, minimum: Optio
 @dataclass
 class Config:
     # data
-    dataset: str = opt("mnist", "dataset name", choices=DATASETS)
-    data_dir: Optional[str] = opt(None, "folder holding the IDX files (train-images-idx3-ubyte[.gz], "
-                                        "train-labels-idx1-ubyte[.gz], t10k-...); default: find or download")
+    dataset: str = opt("mnist", "dataset: a torchvision set (downloaded into data/ on first use) or "
+                                "'folder' = your own images in --data-dir", choices=DATASETS)
+    data_dir: Optional[str] = opt(None, "mnist / fashion-mnist / kmnist: a folder of IDX files "
+                                        "(train-images-idx3-ubyte[.gz], ...); folder: a folder of PNG / "
+                                        "JPEG / WebP / BMP images, nested (class sub-folders become labels; "
+                                        "train/ and test/ sub-folders become the splits); others: where "
+                                        "torchvision keeps the download")
+    image_size: Optional[int] = opt(None, "resize (shorter side) and center-crop every image to this many "
+                                          "px (default: the data's own size, which must then be square)",
+                                    minimum=8)
+    image_channels: Optional[int] = opt(None, "1 (grayscale) or 3 (RGB); default: 1 when every image is "
+                                              "grayscale, else 3", choices=(1, 3))
+    val_fraction: float = opt(0.1, "a folder without a test/ split: hold out this fraction of its images "
+                                   "(chosen with --seed) as the test split", minimum=0, exclusive=True)
+    data_memory_mb: int = opt(4096, "keep the decoded images resident as uint8 when they fit in this many "
+                                    "MB, else stream them from disk with a DataLoader", minimum=0)
+    workers: int = opt(4, "DataLoader workers when streaming from disk (0: decode in the main process)",
+                       minimum=0)
     limit_train: Optional[int] = opt(None, "use only the first N training images", minimum=1)
     limit_test: Optional[int] = opt(None, "use only the first N test images", minimum=1)
     # model
     arch: str = opt("unet", "unet: U-Net-style VAE; mlp / conv: the classic baselines",
                     choices=("unet", "mlp", "conv"))
     latent: int = opt(4, "latent size: dims of the vector latent, or channels of the spatial one", minimum=1)
-    latent_shape: str = opt("vector", "vector: a flat N-dim latent; spatial: N channels at 1/4 resolution "
-                                      "(unet only)", choices=("vector", "spatial"))
-    channels: list = opt([32, 64, 128], "unet: channels per resolution level (28, 14, 7 px)")
+    latent_shape: str = opt("vector", "vector: a flat N-dim latent; spatial: N channels at the lowest "
+                                      "level's size (7x7 at 28 px; unet only)", choices=("vector", "spatial"))
+    channels: Optional[list] = opt(None, "unet: channels per resolution level, one entry per level, each "
+                                         "level halving the size (default: from the image size, down to a "
+                                         "<= 8 px bottom: 32 64 128 at 28 px, 32 64 128 128 at 64 px)")
+    attn_resolutions: Optional[list] = opt(None, "unet: also add self-attention at these feature-map sizes "
+                                                 "(px); the lowest level always has it")
     num_res_blocks: int = opt(1, "unet: residual blocks per level", minimum=1)
     attn_heads: int = opt(4, "unet: heads of the mid-block self-attention", minimum=1)
     hidden: int = opt(400, "mlp: hidden width; conv: width of the dense layer", minimum=1)
@@ -179,7 +198,7 @@ def check_value(name: str, value: Any) -> Any:
     elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"config key '{name}' must be {kind.__name__}, got {value!r}")
     if meta["choices"] and value not in meta["choices"]:
-        raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}, got '{value}'")
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, meta['choices']))}, got '{value}'")
     low = meta["minimum"]
     if low is not None and (value <= low if meta["exclusive"] else value < low):
         raise ConfigError(f"{name} must be {'>' if meta['exclusive'] else '>='} {low}, got {value}")
@@ -196,13 +215,49 @@ def validate(cfg: Config) -> Config:
                           "latent is too large to fit)")
     if cfg.ema_decay >= 1:
         raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {cfg.ema_decay}")
-    if cfg.arch == "unet" and len(cfg.channels) != 3:
-        raise ConfigError(f"channels must list 3 levels (28, 14, 7 px), got {cfg.channels}")
-    if cfg.arch == "unet" and any(c % 8 for c in cfg.channels):
-        raise ConfigError(f"channels must be multiples of 8 (GroupNorm groups), got {cfg.channels}")
-    if cfg.arch == "unet" and cfg.channels[-1] % cfg.attn_heads:
-        raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
+    if cfg.arch == "unet" and cfg.channels is not None:
+        if len(cfg.channels) < 2:
+            raise ConfigError(f"channels must list at least 2 levels, got {cfg.channels}")
+        if any(c % 8 for c in cfg.channels):
+            raise ConfigError(f"channels must be multiples of 8 (GroupNorm groups), got {cfg.channels}")
+        if cfg.channels[-1] % cfg.attn_heads:
+            raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
+    if cfg.dataset == "folder" and not cfg.data_dir:
+        raise ConfigError("--dataset folder needs --data-dir DIR (a folder of images)")
+    if cfg.val_fraction >= 1:
+        raise ConfigError(f"val_fraction must be < 1, got {cfg.val_fraction}")
+    if cfg.image_size is not None:
+        check_image_spec(cfg)
     return cfg
+
+
+def auto_channels(size: int) -> list[int]:
+    """One level per halving until the bottom is <= 8 px: 28 -> 7 (3 levels), 64 -> 8 (4), 256 -> 8 (6)."""
+    levels = 1
+    while size % 2 ** levels == 0 and size // 2 ** (levels - 1) > 8:
+        levels += 1
+    return [min(32 * 2 ** i, 128 if i < 4 else 256) for i in range(levels)]
+
+
+def check_image_spec(cfg: Config) -> None:
+    """The image size must halve cleanly through every U-Net level (and the baselines' two)."""
+    size = cfg.image_size
+    if cfg.arch == "unet":
+        levels = len(cfg.channels or auto_channels(size))
+        if size % 2 ** (levels - 1):
+            raise ConfigError(f"image size {size} px does not halve {levels - 1} times for the U-Net's "
+                              f"{levels} levels; pass --image-size (a multiple of {2 ** (levels - 1)}) "
+                              f"or fewer --channels")
+    elif cfg.arch == "conv" and size % 4:
+        raise ConfigError(f"--arch conv needs an image size divisible by 4, got {size}")
+
+
+def with_image_spec(cfg: Config, channels: int, size: int) -> Config:
+    """The config with the data's image spec and the U-Net levels it implies filled in: what the
+    run folder's config.yaml and the checkpoint record, so a model rebuilds from them alone."""
+    resolved = dataclasses.replace(cfg, image_channels=channels, image_size=size,
+                                   channels=cfg.channels or auto_channels(size))
+    return validate(resolved)
 
 
 def load_yaml(path: str) -> dict:

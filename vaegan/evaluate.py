@@ -4,16 +4,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from .checkpoint import inference_weights, load_checkpoint, load_weights
+from .checkpoint import LEGACY, inference_weights, load_checkpoint, load_weights
 from .cli import OneLineParser, run_cli
 from .config import DATASETS, ConfigError, build_config
-from .data import load_split, resolve_data_dir
+from .data import load_data
 from .device import resolve_device
 from .fidelity import INCEPTION_FILE, domain_classifier, fidelity_metrics, inception_fid
 from .likelihood import LIKELIHOODS, importance_weighted_bound
@@ -27,7 +28,7 @@ def eval_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="eval.py", description="Evaluate a vaegan checkpoint on the test split.")
     p.add_argument("--checkpoint", required=True, help="path to a checkpoint (e.g. runs/.../checkpoints/last.pt)")
     p.add_argument("--dataset", choices=DATASETS, help="dataset (default: the one it was trained on)")
-    p.add_argument("--data-dir", help="folder with the IDX files (default: as in training)")
+    p.add_argument("--data-dir", help="the data's folder (default: as in training)")
     p.add_argument("--n", type=int, help="evaluate only the first N test images (default: the whole test "
                                          "split, whatever --limit-test the run trained with)")
     p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size (default: 500)")
@@ -38,7 +39,7 @@ def eval_parser() -> argparse.ArgumentParser:
                    help="posterior samples for the importance-weighted likelihood bound; 0 skips it (default: 100)")
     p.add_argument("--save-recon", metavar="FILE.npy", help="write reconstructions (decoded posterior means) of "
                                                             "the evaluated test images, in the test file's order, "
-                                                            "float32 [N, H, W] in [0, 1]")
+                                                            "float32 [N, H, W] (grayscale) or [N, C, H, W] in [0, 1]")
     p.add_argument("--save-samples", metavar="FILE.npy", help="write --num-samples decodes of prior draws the same way")
     p.add_argument("--num-samples", type=int, default=1000, metavar="M", help="prior samples for --save-samples "
                                                                                "(default: 1000)")
@@ -68,7 +69,7 @@ def iw_metrics(model, images: torch.Tensor, kind: str, k: int, batch_size: int) 
 
 @torch.no_grad()
 def save_images(path: str, images: torch.Tensor) -> None:
-    """[N, 1, H, W] -> float32 [N, H, W] (grayscale) in [0, 1]."""
+    """[N, C, H, W] -> float32 [N, H, W] (grayscale) or [N, C, H, W] in [0, 1]."""
     array = images.float().clamp(0, 1).cpu().numpy()
     np.save(path, array[:, 0] if array.shape[1] == 1 else array)
 
@@ -83,12 +84,15 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     if "dataset" in overrides and "data_dir" not in overrides:
         overrides["data_dir"] = None
     try:
-        cfg = build_config({**saved["config"], **overrides, "device": args.device})
+        cfg = build_config({**LEGACY, **saved["config"], **overrides, "device": args.device})
     except (TypeError, KeyError) as e:
         raise ConfigError(f"{args.checkpoint} holds no usable vaegan config ({e})") from None
     device = resolve_device(cfg.device)
-    folder = resolve_data_dir(cfg)
-    test = load_split(folder, "test", cfg.limit_test).to(device)
+    # The training split is loaded too (lazily decoded when streamed): the mixture and the domain
+    # classifier are fitted on it. Both are resized to the spec the model was trained at.
+    train, test, _, _ = load_data(cfg)
+    train, test = train.to(device), test.to(device)
+    test_images = torch.cat(list(test.in_order(args.batch_size)))
     model = build_model(cfg).to(device)
     load_weights(model, inference_weights(saved), Path(args.checkpoint))
     model.eval()
@@ -97,15 +101,12 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
     if args.iw_samples > 0:
-        metrics.update(iw_metrics(model, test.images, cfg.recon_loss, args.iw_samples, args.batch_size))
-    recon = decode(model, posterior_means(model, test.images, args.batch_size), args.batch_size)
-    train = None
+        metrics.update(iw_metrics(model, test_images, cfg.recon_loss, args.iw_samples, args.batch_size))
+    recon = decode(model, posterior_means(model, test_images.split(args.batch_size)), args.batch_size)
     mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
     wants_mixture = not (args.no_fidelity and args.no_fid) or args.prior == "gmm"
     if wants_mixture and cfg.latent_shape == "vector" and (mixture is None or args.prior_components):
-        train = load_split(folder, "train").to(device)
-        n_fit = min(cfg.prior_fit_images, cfg.limit_train or len(train))  # the images it trained on
-        mu = posterior_means(model, train.images[:n_fit], args.batch_size)
+        mu = posterior_means(model, train.head(cfg.prior_fit_images).in_order(args.batch_size))
         mixture = GaussianMixturePrior.fit(mu, args.prior_components or cfg.prior_components, cfg.seed)
     if args.prior == "gmm" and mixture is None:
         raise ConfigError("--prior gmm needs a vector latent (this checkpoint's latent is spatial)")
@@ -114,13 +115,16 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         samples = {suffix: decode(model, sample_latents(model, len(test), prior,
                                                         torch.Generator().manual_seed(args.seed)), args.batch_size)
                    for suffix, prior in priors.items()}
-    if not args.no_fidelity:
-        train = train if train is not None else load_split(folder, "train").to(device)
-        classifier = domain_classifier(train, cfg.dataset)
-        metrics.update(fidelity_metrics(classifier, test, recon, samples))
+    if not args.no_fidelity and train.labels is None:
+        print("domain FD skipped: the data has no labels to train its classifier on", file=sys.stderr)
+    elif not args.no_fidelity:
+        # On the whole training split, whatever --limit-train the run used: one classifier per dataset.
+        full_train = train if cfg.limit_train is None else load_data(replace(cfg, limit_train=None))[0].to(device)
+        classifier = domain_classifier(full_train, cfg.dataset)
+        metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
     if not args.no_fid:
         fakes = {"recon": recon, **{f"samples{suffix}": images for suffix, images in samples.items()}}
-        scores, skipped = inception_fid(test.images, fakes, args.fid_weights)
+        scores, skipped = inception_fid(test_images, fakes, args.fid_weights)
         if skipped:
             print(skipped, file=sys.stderr)
         metrics.update({f"test/fid_{name}": value for name, value in scores.items()})

@@ -3,7 +3,8 @@ trains once on the dataset's train split and caches, plus that classifier's accu
 reconstructions (does a reconstruction keep its class?).
 
 Inception FID needs ImageNet weights and is widely criticised on 28x28 digits; a classifier of
-the domain itself needs no download and sees what matters here.
+the domain itself needs no download and sees what matters here. It needs labels: unlabelled
+data (a folder without class sub-folders) gets Inception FID only.
 """
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ CLASSIFIER_EPOCHS = 3
 
 
 class DomainClassifier(nn.Module):
-    def __init__(self, classes: int = 10, width: int = 128):
+    """Two conv + pool stages, pooled to 7x7 whatever the image size (28 px: exactly 7x7)."""
+
+    def __init__(self, classes: int = 10, width: int = 128, image_channels: int = 1):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 14
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 7
+            nn.Conv2d(image_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(7),
             nn.Flatten(), nn.Linear(64 * 7 * 7, width), nn.ReLU())
         self.head = nn.Linear(width, classes)
 
@@ -39,21 +42,28 @@ def cache_dir() -> Path:
 
 
 def _data_key(train: ImageSplit) -> str:
-    digest = hashlib.sha1(train.images.cpu().numpy().tobytes())
+    """A digest of the pixels (resident) or the file list (streamed), the labels and the spec."""
+    pixels = train.pixels.cpu().numpy().tobytes() if train.resident else "\n".join(map(str, train.pixels.paths)).encode()
+    digest = hashlib.sha1(pixels)
     digest.update(train.labels.cpu().numpy().tobytes())
+    digest.update(str(train.spec).encode())
     return digest.hexdigest()[:16]
+
+
+def _new_classifier(train: ImageSplit) -> DomainClassifier:
+    return DomainClassifier(len(train.class_names), image_channels=train.spec.channels).to(train.device)
 
 
 @torch.enable_grad()  # callers such as eval.py run under no_grad
 def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> DomainClassifier:
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = DomainClassifier().to(train.images.device)
+    model = _new_classifier(train)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
-        for idx in torch.randperm(len(train), generator=generator).split(128):
-            idx = idx.to(train.images.device)
-            loss = F.cross_entropy(model(train.images[idx]), train.labels[idx])
+        order = torch.randperm(len(train), generator=generator).split(128)
+        for idx, x in zip(order, train.batches(order)):
+            loss = F.cross_entropy(model(x), train.labels[idx.to(train.labels.device)])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -61,12 +71,12 @@ def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS, seed: i
 
 
 def domain_classifier(train: ImageSplit, dataset: str) -> DomainClassifier:
-    """The cached classifier for exactly this training data, trained on first use."""
+    """The cached classifier for exactly this (labelled) training data, trained on first use."""
     path = cache_dir() / f"classifier-{dataset}-{_data_key(train)}.pt"
-    model = DomainClassifier().to(train.images.device)
+    model = _new_classifier(train)
     if path.is_file():
         try:
-            model.load_state_dict(torch.load(path, map_location=train.images.device, weights_only=True))
+            model.load_state_dict(torch.load(path, map_location=train.device, weights_only=True))
             return model.eval()
         except (RuntimeError, OSError, EOFError):
             pass  # a torn cache file: train again
@@ -76,8 +86,10 @@ def domain_classifier(train: ImageSplit, dataset: str) -> DomainClassifier:
 
 
 @torch.no_grad()
-def features_and_logits(model: DomainClassifier, images: torch.Tensor, batch_size: int = 500):
-    feats = [model.features(x.float()) for x in images.split(batch_size)]
+def features_and_logits(model: DomainClassifier, images, batch_size: int = 500):
+    """`images`: a tensor, or an iterable of batches."""
+    batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
+    feats = [model.features(x.float()) for x in batches]
     feats = torch.cat(feats)
     return feats, model.head(feats)
 
@@ -102,9 +114,9 @@ def class_entropy(logits: torch.Tensor) -> float:
 
 
 def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torch.Tensor,
-                     samples: dict[str, torch.Tensor]) -> dict[str, float]:
+                     samples: dict[str, torch.Tensor], batch_size: int = 500) -> dict[str, float]:
     """samples: {suffix: decoded prior draws}; suffix "" for N(0, I), "_gmm" for the mixture, ..."""
-    real_feats, real_logits = features_and_logits(classifier, test.images)
+    real_feats, real_logits = features_and_logits(classifier, test.in_order(batch_size))
     recon_feats, recon_logits = features_and_logits(classifier, recon)
     metrics = {
         "test/classifier_acc": (real_logits.argmax(1) == test.labels).float().mean().item(),
@@ -124,7 +136,7 @@ INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 def inception_fid(real: torch.Tensor, fakes: dict[str, torch.Tensor], weights: str | None = None,
                   batch_size: int = 100) -> tuple[dict[str, float], str | None]:
     """({name: FID of fakes[name] against real}, None) with torchmetrics' Inception features, or
-    ({}, a one-line reason it was skipped). Images [N, 1, H, W] in [0, 1], expanded to RGB;
+    ({}, a one-line reason it was skipped). Images [N, 1 or 3, H, W] in [0, 1], gray expanded to RGB;
     torchmetrics resizes them to 299 px, so the real images go through Inception only once."""
     try:
         from torchmetrics.image.fid import FrechetInceptionDistance

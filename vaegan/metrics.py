@@ -21,13 +21,13 @@ EVAL_SEED = 1234
 @torch.no_grad()
 def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int,
              prefix: str, amp_dtype: torch.dtype | None = None) -> dict[str, float]:
-    device = split.images.device
+    device = split.device
     psnr = PeakSignalNoiseRatio(data_range=1.0).to(device)
     ssim = StructuralSimilarityIndexMeasure(data_range=1.0).to(device)
     sums: dict[str, torch.Tensor] = {}
     with evaluating(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(EVAL_SEED)
-        for x in split.images.split(batch_size):
+        for x in split.in_order(batch_size):
             with autocast(device, amp_dtype):
                 mu, logvar = model.encode(x)
                 z = reparameterize(mu, logvar)
@@ -46,5 +46,5 @@ def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int
     out[f"{prefix}/ssim"] = ssim.compute().item()
     kind = loss_fn.cfg.recon_loss
     out[f"{prefix}/neg_elbo"] = (out[f"{prefix}/rec"] + out[f"{prefix}/kl"]
-                                 + log_normaliser(kind, split.images[0].numel()))
+                                 + log_normaliser(kind, split.spec.channels * split.spec.size ** 2))
     return out

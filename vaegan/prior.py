@@ -8,7 +8,7 @@ a checkpoint and is sampled with a torch generator (reproducible on any device).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
 from sklearn.mixture import GaussianMixture
@@ -56,5 +56,6 @@ def sample_latents(model, n: int, prior: Optional[GaussianMixturePrior] = None,
 
 
 @torch.no_grad()
-def posterior_means(model, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    return torch.cat([model.encode(x)[0].float() for x in images.split(batch_size)])
+def posterior_means(model, batches: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The encoder's means of every batch (a tensor's `.split(n)` or a split's `in_order(n)`)."""
+    return torch.cat([model.encode(x)[0].float() for x in batches])

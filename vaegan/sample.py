@@ -16,8 +16,8 @@ import torch
 
 from .cli import OneLineParser, run_cli
 from .config import ConfigError
+from .data.folder import SUFFIXES as IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 def sample_parser() -> argparse.ArgumentParser:
@@ -66,22 +66,12 @@ def image_files(paths: Sequence[str]) -> list[Path]:
 
 
 def read_images(files: Sequence[Path], channels: int, size: int) -> torch.Tensor:
-    """Images as [N, channels, size, size] in [0, 1]: converted to the model's mode and resized
-    (bicubic) when their size differs."""
-    from PIL import Image, UnidentifiedImageError
+    """Images as [N, channels, size, size] in [0, 1], converted and fitted as training data is
+    (vaegan.data.folder), smaller ones upscaled."""
+    from .data.folder import decode_image
+    from .data.split import ImageSpec, to_float
 
-    out = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                image = image.convert("L" if channels == 1 else "RGB")
-                if image.size != (size, size):
-                    image = image.resize((size, size), Image.Resampling.BICUBIC)
-                array = np.asarray(image, dtype=np.float32) / 255.0
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise ConfigError(f"cannot read image {path} ({type(e).__name__}: {e})") from None
-        out.append(torch.from_numpy(array.reshape(size, size, channels)).permute(2, 0, 1))
-    return torch.stack(out)
+    return to_float(torch.stack([decode_image(p, ImageSpec(channels, size), upscale=True) for p in files]))
 
 
 def traversal(model, dims: int, steps: int, sweep: float) -> torch.Tensor:
@@ -110,7 +100,7 @@ def run(args: argparse.Namespace) -> Path:
     from .visuals.render import image_grid
 
     model = load(args.model, args.device)
-    channels, size = 1, 28
+    channels, size = model.config.image_channels, model.config.image_size
     nrow = args.nrow or 8
     if args.reconstruct:
         x = read_images(image_files(args.reconstruct), channels, size)

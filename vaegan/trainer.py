@@ -18,8 +18,8 @@ from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
-from .config import Config, ConfigError, TrainingError, save_yaml
-from .data import ImageSplit, load_data, shuffled_batches
+from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
+from .data import load_data, shuffled_batches
 from .device import (autocast, environment_info, memory_format, resolve_device, resolve_precision,
                      rng_state, seed_everything, set_rng_state)
 from .distributed import all_reduce_mean, any_rank, init_distributed
@@ -55,22 +55,26 @@ def check_writable(folder: Path) -> None:
 
 class Trainer:
     def __init__(self, cfg: Config, callbacks: Optional[list[Callback]] = None):
-        self.cfg = cfg
         self.run_dir = cfg.run_dir()
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
-        self._check_run_dir()
+        self._check_run_dir(cfg)
         # Everything that can fail on bad input happens before the first file is written.
         saved = load_checkpoint(self.ckpt_path) if cfg.resumes() else None
+        train, test, spec, self.data_summary = load_data(cfg)
+        # From here on the config holds the data's image spec: config.yaml and checkpoints record it.
+        self.cfg = cfg = with_image_spec(cfg, spec.channels, spec.size)
         if saved is not None:
             check_compatible(saved["config"], cfg.to_dict(), self.ckpt_path)
         self.dist = init_distributed(cfg.device)
         self.device = resolve_device(cfg.device, self.dist.local_rank)
         self.amp_dtype = resolve_precision(cfg.precision, self.device)
-        train, test = load_data(cfg)
         perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
 
         seed_everything(cfg.seed, cfg.deterministic)
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
+        # Fixed subsets, made once (a streamed split keeps its loader's workers between epochs).
+        self.train_eval_data = self.train_data.head(cfg.eval_train_images) if cfg.eval_train_images else None
+        self.prior_fit_data = self.train_data.head(cfg.prior_fit_images)
         self._build_networks(perceptual)
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step, self.best = 0, 0, None
@@ -129,10 +133,10 @@ class Trainer:
             if perceptual is not None:
                 perceptual.net = torch.compile(perceptual.net)
 
-    def _check_run_dir(self) -> None:
-        if self.cfg.resume == "yes" and not self.ckpt_path.is_file():
+    def _check_run_dir(self, cfg: Config) -> None:
+        if cfg.resume == "yes" and not self.ckpt_path.is_file():
             raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
-        if self.cfg.resume == "no" and self.ckpt_path.is_file():
+        if cfg.resume == "no" and self.ckpt_path.is_file():
             raise ConfigError(f"{self.run_dir} already holds a run; pass --resume (or --resume auto) to "
                               f"continue it or --out DIR to start a new one")
         check_writable(self.run_dir)
@@ -195,18 +199,18 @@ class Trainer:
             optimizer.step()
         return finite
 
-    def train_step(self, batch: torch.Tensor) -> Optional[dict[str, torch.Tensor]]:
-        """One G (and D) update on the global batch `batch` (indices; each DDP rank takes its
-        share); None when it was skipped as non-finite."""
+    def _share(self, t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """This rank's part of a tensor made for the global batch (all of it without DDP)."""
+        return t if t is None or not self.dist.enabled else t.chunk(self.dist.world)[self.dist.rank]
+
+    def train_step(self, x: torch.Tensor, global_batch: int) -> Optional[dict[str, torch.Tensor]]:
+        """One G (and D) update; `x` is this rank's share of a global batch of `global_batch`
+        images. None when the update was skipped as non-finite."""
         gan_active = self.loss_fn.gan_active(self.step)
-        noise = torch.randn((len(batch), *self.model.latent_dims), device=self.device)
+        noise = self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device))
         # Prior draws for the GAN on samples, drawn for the global batch like the noise.
-        prior_z = (torch.randn((len(batch), *self.model.latent_dims), device=self.device)
-                   if gan_active and self.cfg.gan_samples else None)
-        if self.dist.enabled:
-            share = lambda t: None if t is None else t.chunk(self.dist.world)[self.dist.rank]  # noqa: E731
-            batch, noise, prior_z = share(batch), share(noise), share(prior_z)
-        x = self.train_data.images[batch.to(self.device)]
+        prior_z = self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device)
+                              if gan_active and self.cfg.gan_samples else None)
         with autocast(self.device, self.amp_dtype):
             out = self.ddp_model(x, noise=noise, prior_z=prior_z)
         loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
@@ -252,10 +256,12 @@ class Trainer:
         batches = list(shuffled_batches(len(self.train_data), self.cfg.batch_size, order))
         if self.dist.enabled:  # equal shares on every rank keep DDP's mean equal to the global one
             batches = [b for b in batches if len(b) % self.dist.world == 0]
+        images = self.train_data.batches(self._share(b) for b in batches[self.batch_in_epoch:])
         bar = tqdm(range(self.batch_in_epoch, len(batches)), total=len(batches), initial=self.batch_in_epoch,
-                   desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
-        for i in bar:
-            logs = self.train_step(batches[i])
+                   desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True,
+                   disable=not self.dist.is_main)
+        for i, x in zip(bar, images):
+            logs = self.train_step(x, len(batches[i]))
             self.batch_in_epoch = i + 1
             if logs is not None:
                 self._accumulate(logs)
@@ -284,26 +290,20 @@ class Trainer:
         raise Interrupted(f"stopped by signal {signum} at epoch {self.epoch + 1}, step {self.step}; "
                           f"saved {self.ckpt_path}. Resume with the same command plus --resume", signum)
 
-    def _shard(self, split: ImageSplit) -> ImageSplit:
-        r, w = self.dist.rank, self.dist.world
-        return ImageSplit(split.images[r::w], split.labels[r::w]) if w > 1 else split
-
     def evaluate(self) -> dict[str, float]:
-        bs, model = self.cfg.eval_batch_size, self.eval_model
-        metrics = evaluate(model, self.loss_fn, self._shard(self.test_data), bs, "test", self.amp_dtype)
-        n_train = min(len(self.train_data), self.cfg.eval_train_images)
-        if n_train:
-            subset = ImageSplit(self.train_data.images[:n_train], self.train_data.labels[:n_train])
-            metrics.update(evaluate(model, self.loss_fn, self._shard(subset), bs, "train_eval", self.amp_dtype))
+        bs, model, rank, world = self.cfg.eval_batch_size, self.eval_model, self.dist.rank, self.dist.world
+        metrics = evaluate(model, self.loss_fn, self.test_data.shard(rank, world), bs, "test", self.amp_dtype)
+        if self.train_eval_data is not None:
+            metrics.update(evaluate(model, self.loss_fn, self.train_eval_data.shard(rank, world), bs,
+                                    "train_eval", self.amp_dtype))
         return metrics
 
     def fit_prior(self) -> None:
         """--prior gmm: refit the mixture on the (EMA) model's training posterior means."""
         if not self.cfg.uses_mixture_prior() or not self.dist.is_main:
             return
-        images = self.train_data.images[:self.cfg.prior_fit_images]
         with evaluating(self.eval_model), autocast(self.device, self.amp_dtype):
-            mu = posterior_means(self.eval_model, images, self.cfg.eval_batch_size)
+            mu = posterior_means(self.eval_model, self.prior_fit_data.in_order(self.cfg.eval_batch_size))
         with warnings.catch_warnings():  # a short first epoch's posteriors may not converge
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             self.prior = GaussianMixturePrior.fit(mu, self.cfg.prior_components, self.cfg.seed)
@@ -311,6 +311,7 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
         precision = "fp32" if self.amp_dtype is None else "bf16 autocast"
+        self.logger.info(self.data_summary)
         self.logger.info(f"training {self.cfg.arch} VAE (latent {self.cfg.latent} {self.cfg.latent_shape}"
                          f"{', GAN' if self.cfg.use_gan else ''}) on {len(self.train_data)} "
                          f"{self.cfg.dataset} images, device {self.device} ({precision}), run folder {self.run_dir}")

@@ -14,7 +14,7 @@ def test_kl_matches_the_closed_form_of_torch_distributions():
 
 
 def setup(**overrides):
-    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.0, **overrides)
+    cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.0, **overrides)
     model = build_model(cfg)
     return cfg, model, VAEGANLoss(cfg)
 
@@ -43,7 +43,7 @@ def test_kl_warmup_is_linear():
 
 
 def test_perceptual_term_is_weighted_per_pixel_and_backpropagates():
-    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.5)
+    cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.5)
     model = build_model(cfg)
     loss_fn = VAEGANLoss(cfg, LPIPS("random"))
     x = torch.rand(3, 1, 28, 28)
@@ -103,7 +103,7 @@ def test_discriminator_losses_at_known_logits(kind):
 def test_single_backward_gives_the_objectives_gradient(perceptual, samples):
     """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
     (+ w g_loss_samples, with one adaptive weight over both adversarial parts)."""
-    cfg = Config(channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
+    cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
                  gan_samples=samples)
     torch.manual_seed(0)
     model = build_model(cfg)

@@ -11,7 +11,7 @@ CASES = [("unet", "vector", 4, (4,)), ("unet", "spatial", 3, (3, 7, 7)),
 
 @pytest.mark.parametrize("arch, shape, latent, latent_dims", CASES)
 def test_shapes(arch, shape, latent, latent_dims):
-    model = build_model(Config(arch=arch, latent_shape=shape, latent=latent, **SMALL))
+    model = build_model(Config(image_channels=1, image_size=28, arch=arch, latent_shape=shape, latent=latent, **SMALL))
     x = torch.rand(5, 1, 28, 28)
     out = model(x)
     assert out.logits.shape == x.shape
@@ -23,7 +23,7 @@ def test_shapes(arch, shape, latent, latent_dims):
 @pytest.mark.parametrize("arch, shape, latent, latent_dims", CASES)
 def test_decoder_output_is_a_function_of_z_alone(arch, shape, latent, latent_dims):
     """No skip connection may carry pixels past the latent: with z fixed, the input cannot matter."""
-    model = build_model(Config(arch=arch, latent_shape=shape, latent=latent, **SMALL)).eval()
+    model = build_model(Config(image_channels=1, image_size=28, arch=arch, latent_shape=shape, latent=latent, **SMALL)).eval()
     x1, x2 = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
     out1 = model(x1, sample=False)
     model(x2, sample=False)  # anything cached by an encoder pass would now belong to x2
@@ -37,7 +37,7 @@ def test_decoder_output_is_a_function_of_z_alone(arch, shape, latent, latent_dim
 
 
 def test_reparameterization_samples_around_mu():
-    model = build_model(Config(arch="mlp", latent=2))
+    model = build_model(Config(image_channels=1, image_size=28, arch="mlp", latent=2))
     x = torch.rand(1, 1, 28, 28).expand(4000, -1, -1, -1)
     out = model(x)
     std = torch.exp(0.5 * out.logvar[0]).detach()
@@ -75,7 +75,7 @@ def test_wide_discriminator_logits_see_the_whole_image():
 def test_evaluating_restores_the_previous_mode_even_after_an_error():
     from vaegan.models import evaluating
 
-    model = build_model(Config(arch="mlp", latent=2))
+    model = build_model(Config(image_channels=1, image_size=28, arch="mlp", latent=2))
     model.train()
     with evaluating(model):
         assert not model.training
@@ -97,7 +97,51 @@ def test_evaluating_restores_the_previous_mode_even_after_an_error():
 
 
 def test_decode_images_is_the_sigmoid_of_the_logits_in_fp32():
-    model = build_model(Config(arch="mlp", latent=2))
+    model = build_model(Config(image_channels=1, image_size=28, arch="mlp", latent=2))
     z = torch.randn(3, 2)
     images = model.decode_images(z)
     assert images.dtype == torch.float32 and torch.equal(images, torch.sigmoid(model.decode(z)))
+
+
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3), (128, 1)])
+def test_every_model_part_follows_the_image_spec(size, channels):
+    from vaegan.config import with_image_spec
+    from vaegan.fidelity import DomainClassifier
+    from vaegan.losses import LPIPS
+    from vaegan.models.discriminator import receptive_field
+
+    x = torch.rand(2, channels, size, size)
+    for arch, shape in (("unet", "vector"), ("unet", "spatial"), ("mlp", "vector"), ("conv", "vector")):
+        cfg = with_image_spec(Config(arch=arch, latent_shape=shape, latent=3, attn_heads=2), channels, size)
+        model = build_model(cfg)
+        out = model(x)
+        assert out.logits.shape == x.shape, (arch, shape)
+        if arch == "unet":
+            bottom = size // 2 ** (len(cfg.channels) - 1)
+            assert bottom <= 8 and model.latent_dims == ((3, bottom, bottom) if shape == "spatial" else (3,))
+    for arch in ("local", "wide"):
+        disc = PatchDiscriminator(8, arch, channels, size)
+        logits = disc(x)
+        assert logits.shape[:2] == (2, 1) and min(logits.shape[-2:]) >= 5  # a grid of patches, never 1x1
+    assert receptive_field(PatchDiscriminator(8, "local", channels, size)) < size or size == 28
+    assert LPIPS("random")(x, x.flip(0)).shape == (2,)
+    assert DomainClassifier(4, image_channels=channels)(x).shape == (2, 4)
+
+
+def test_receptive_field_matches_the_gradient_support():
+    from vaegan.models.discriminator import receptive_field
+
+    assert receptive_field(PatchDiscriminator(8, "local")) == 18
+    assert receptive_field(PatchDiscriminator(8, "wide")) == 34
+
+
+def test_attention_goes_where_asked():
+    from vaegan.config import with_image_spec
+    from vaegan.models.blocks import SelfAttention
+
+    def attentions(**kw):
+        cfg = with_image_spec(Config(attn_heads=2, channels=[8, 16, 16, 16], **kw), 3, 64)
+        return sum(isinstance(m, SelfAttention) for m in build_model(cfg).modules())
+
+    assert attentions() == 2  # the mid blocks of encoder and decoder
+    assert attentions(attn_resolutions=[16]) == 4  # plus the 16 px level on both sides

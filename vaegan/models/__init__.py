@@ -11,14 +11,22 @@ __all__ = ["VAE", "VAEOutput", "evaluating", "reparameterize", "UNetVAE", "MLPVA
            "build_model", "build_discriminator"]
 
 
+def _spec(cfg: Config) -> tuple[int, int]:
+    if cfg.image_channels is None or cfg.image_size is None:
+        raise ValueError("the config has no image spec yet: build models from with_image_spec(cfg, ...)")
+    return cfg.image_channels, cfg.image_size
+
+
 def build_model(cfg: Config) -> VAE:
+    channels, size = _spec(cfg)
     if cfg.arch == "mlp":
-        return MLPVAE(cfg.latent, cfg.hidden)
+        return MLPVAE(cfg.latent, cfg.hidden, channels, size)
     if cfg.arch == "conv":
-        return ConvVAE(cfg.latent, cfg.hidden)
+        return ConvVAE(cfg.latent, cfg.hidden, channels, size)
     return UNetVAE(cfg.latent, cfg.latent_shape == "spatial", cfg.channels, cfg.num_res_blocks,
-                   cfg.attn_heads)
+                   cfg.attn_heads, channels, size, cfg.attn_resolutions or ())
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
-    return PatchDiscriminator(cfg.disc_channels, cfg.disc_arch)
+    channels, size = _spec(cfg)
+    return PatchDiscriminator(cfg.disc_channels, cfg.disc_arch, channels, size)

@@ -1,4 +1,5 @@
-"""The VAEs people start from, on the same harness: a 784-400-z MLP and a small conv VAE."""
+"""The VAEs people start from, on the same harness: a 784-400-z MLP and a small conv VAE (their
+shapes follow the image spec; the names describe them at MNIST's 1x28x28)."""
 from __future__ import annotations
 
 import torch
@@ -11,19 +12,22 @@ from .vae import VAE
 class MLPVAE(VAE):
     """Kingma & Welling's MNIST VAE: 784 -> hidden -> (mu, logvar), z -> hidden -> 784."""
 
-    def __init__(self, latent: int = 2, hidden: int = 400):
+    def __init__(self, latent: int = 2, hidden: int = 400, image_channels: int = 1, image_size: int = 28):
         super().__init__()
         self.latent_dims = (latent,)
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(),
+        self.image_shape = (image_channels, image_size, image_size)
+        pixels = image_channels * image_size * image_size
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(pixels, hidden), nn.ReLU(),
                                      nn.Linear(hidden, 2 * latent))
-        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784))
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, pixels))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return rearrange(self.decoder(z), "b (c h w) -> b c h w", c=1, h=28)
+        c, h, w = self.image_shape
+        return rearrange(self.decoder(z), "b (c h w) -> b c h w", c=c, h=h, w=w)
 
     @property
     def last_layer(self) -> torch.Tensor:
@@ -31,18 +35,19 @@ class MLPVAE(VAE):
 
 
 class ConvVAE(VAE):
-    """Two stride-2 convs down to 7x7, a dense bottleneck, two transposed convs back up."""
+    """Two stride-2 convs down to 1/4 size, a dense bottleneck, two transposed convs back up."""
 
-    def __init__(self, latent: int = 20, hidden: int = 400):
+    def __init__(self, latent: int = 20, hidden: int = 400, image_channels: int = 1, image_size: int = 28):
         super().__init__()
         self.latent_dims = (latent,)
+        side = image_size // 4
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent))
+            nn.Conv2d(image_channels, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(64 * side * side, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent))
         self.decoder = nn.Sequential(
-            nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 64 * 7 * 7), nn.ReLU(),
-            nn.Unflatten(1, (64, 7, 7)),
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1))
+            nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 64 * side * side), nn.ReLU(),
+            nn.Unflatten(1, (64, side, side)),
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, image_channels, 4, 2, 1))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)

@@ -1,18 +1,17 @@
-"""PatchGAN discriminators for 28x28 images: a map of real/fake logits, one per image patch.
+"""PatchGAN discriminators: a grid of real/fake logits, one per image patch.
 
-`local` (default): two stride-2 4x4 convs, a 3x3 conv and a 1x1 head give a 7x7 logit map; each
-logit sees an 18x18 px patch (4 -> 10 -> 18 -> 18 px) and nothing else, because there is no
-normalisation that mixes positions (GroupNorm would make every logit depend on every pixel).
-`wide`: the earlier net (4x4 convs with strides 2, 2, 1, 1 and GroupNorm): a 5x5 map whose logits
-each see 34 px, i.e. the whole image (PyTorch's default init). No BatchNorm in either (DDP
-buffers). The local net's conv weights start from N(0, 0.02) as in pix2pix / taming.
+The number of stride-2 convs follows the image size (2 up to 64 px, 3 up to 128, 4 above), so
+the logit map stays a grid of local patches (7x7 at 28 px, 16x16 at 64 and 256 px), never 1x1.
+`local`: the stride-2 4x4 convs, a 3x3 conv and a 1x1 head, no normalisation (GroupNorm would
+make every logit depend on every pixel); N(0, 0.02) init as in pix2pix / taming. At 28 px each
+logit sees an 18x18 px patch. `wide`: the earlier net (GroupNorm after the second conv, two more
+4x4 stride-1 convs; 34 px at 28 px, i.e. the whole image), PyTorch's default init. No BatchNorm
+in either (DDP buffers). `receptive_field` computes the patch size from the layers.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-RECEPTIVE_FIELD = {"local": 18, "wide": 34}
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -21,28 +20,44 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def downsamplings(image_size: int) -> int:
+    return 2 if image_size <= 64 else 3 if image_size <= 128 else 4
+
+
+def receptive_field(net: nn.Module) -> int:
+    """Side (px) of the input patch one output logit depends on, from the convs' kernels and strides."""
+    field, jump = 1, 1
+    for layer in net.modules():
+        if isinstance(layer, nn.Conv2d):
+            field += (layer.kernel_size[0] - 1) * jump
+            jump *= layer.stride[0]
+    return field
+
+
 class PatchDiscriminator(nn.Module):
-    def __init__(self, channels: int = 64, arch: str = "local"):
+    def __init__(self, channels: int = 64, arch: str = "local", image_channels: int = 1, image_size: int = 28):
         super().__init__()
-        c = channels
+        downs = downsamplings(image_size)
+        widths = [channels * min(2 ** i, 8) for i in range(downs + 1)]
+        layers: list[nn.Module] = []
+        c_prev = image_channels
         if arch == "local":
-            self.net = nn.Sequential(
-                nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),              # 28 -> 14, 4 px
-                nn.Conv2d(c, 2 * c, 4, 2, 1), nn.LeakyReLU(0.2),          # 14 -> 7, 10 px
-                nn.Conv2d(2 * c, 4 * c, 3, 1, 1), nn.LeakyReLU(0.2),      # 7 -> 7, 18 px
-                nn.Conv2d(4 * c, 1, 1),                                    # 7 -> 7, 18 px
-            )
+            for c in widths[:-1]:
+                layers += [nn.Conv2d(c_prev, c, 4, 2, 1), nn.LeakyReLU(0.2)]
+                c_prev = c
+            layers += [nn.Conv2d(c_prev, widths[-1], 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(widths[-1], 1, 1)]
+            self.net = nn.Sequential(*layers)
             self.apply(_init_weights)
         elif arch == "wide":
-            self.net = nn.Sequential(
-                nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),                                     # 28 -> 14
-                nn.Conv2d(c, 2 * c, 4, 2, 1), nn.GroupNorm(8, 2 * c), nn.LeakyReLU(0.2),        # 14 -> 7
-                nn.Conv2d(2 * c, 4 * c, 4, 1, 1), nn.GroupNorm(8, 4 * c), nn.LeakyReLU(0.2),    # 7 -> 6
-                nn.Conv2d(4 * c, 1, 4, 1, 1),                                                    # 6 -> 5
-            )
+            for i, c in enumerate(widths[:-1]):
+                layers += [nn.Conv2d(c_prev, c, 4, 2, 1)] + ([nn.GroupNorm(8, c)] if i else []) + [nn.LeakyReLU(0.2)]
+                c_prev = c
+            layers += [nn.Conv2d(c_prev, widths[-1], 4, 1, 1), nn.GroupNorm(8, widths[-1]), nn.LeakyReLU(0.2),
+                       nn.Conv2d(widths[-1], 1, 4, 1, 1)]
+            self.net = nn.Sequential(*layers)
         else:
             raise ValueError(f"unknown discriminator arch {arch!r}")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images in [0, 1] -> logits [B, 1, 7, 7] (local) or [B, 1, 5, 5] (wide)."""
+        """images in [0, 1] -> logits [B, 1, h, w] (7x7 local / 5x5 wide at 28 px)."""
         return self.net(images * 2.0 - 1.0)

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 
 from ..config import Config
-from ..data import CLASS_NAMES
 from ..logger import read_metrics
 from ..models import evaluating
 from ..prior import posterior_means
 from .gif import read_png, write_gif, write_png
 from .plots import plot_losses, plot_metrics
 from .projection import nice_limit, project
-from .render import image_grid, latent_scatter, with_caption
+from .render import image_grid, latent_scatter, tile_px, with_caption
 
 LATENT_IMAGES = 2000
 NUM_SAMPLES = 40
@@ -34,8 +34,11 @@ def assets_folder(cfg: Config) -> Path:
     return (Path(cfg.assets_dir) if cfg.assets_dir else cfg.run_dir() / "assets") / name
 
 
-def one_per_class(labels: torch.Tensor) -> torch.Tensor:
-    return torch.stack([torch.nonzero(labels == c)[0, 0] for c in labels.unique().tolist()])
+def one_per_class(labels: Optional[torch.Tensor], n: int = 10) -> torch.Tensor:
+    """The first image of each class (at most 10 classes shown), or the first n without labels."""
+    if labels is None:
+        return torch.arange(n)
+    return torch.stack([torch.nonzero(labels == c)[0, 0] for c in labels.unique().tolist()[:10]]).cpu()
 
 
 class EvolutionAssets:
@@ -43,7 +46,6 @@ class EvolutionAssets:
         self.cfg = cfg
         self.folder = assets_folder(cfg)
         self.frames = self.folder / "frames"
-        self.class_names = CLASS_NAMES[cfg.dataset]
         self.tag = f"{cfg.dataset} · latent {cfg.latent}{' spatial' if cfg.latent_shape == 'spatial' else ''}"
 
     # ------------------------------------------------------------------ hooks
@@ -53,20 +55,23 @@ class EvolutionAssets:
             if stale.suffix in (".npy", ".png", ".json") and _epoch_of(stale) > trainer.epoch:
                 stale.unlink()
         test = trainer.test_data
-        self.latent_x = test.images[:LATENT_IMAGES]
-        self.latent_labels = test.labels[:LATENT_IMAGES].cpu().numpy()
-        self.recon_x = test.images[one_per_class(test.labels)]
+        self.class_names = test.class_names or ["images"]
+        n_latent = min(LATENT_IMAGES, len(test))
+        self.latent_x = test.head(n_latent)
+        self.latent_labels = (test.labels[:n_latent].cpu().numpy() if test.labels is not None
+                              else np.zeros(n_latent, dtype=np.int64))
+        self.recon_x = test.get(one_per_class(test.labels, min(10, len(test))))
         generator = torch.Generator().manual_seed(PRIOR_SEED)
         self.prior_z = torch.randn((NUM_SAMPLES, *trainer.model.latent_dims), generator=generator)
 
     @torch.no_grad()
     def on_epoch_end(self, trainer, metrics: dict) -> None:
         model, epoch = trainer.eval_model, trainer.epoch
-        device = self.latent_x.device
+        device = self.recon_x.device
         prior_z = self.prior_z if trainer.prior is None else \
             trainer.prior.sample(NUM_SAMPLES, torch.Generator().manual_seed(PRIOR_SEED))
         with evaluating(model):
-            mu = posterior_means(model, self.latent_x).cpu().numpy()
+            mu = posterior_means(model, self.latent_x.in_order(500)).cpu().numpy()
             recon = model.decode_images(model.encode(self.recon_x)[0])
             samples = model.decode_images(prior_z.to(device))
 
@@ -76,7 +81,7 @@ class EvolutionAssets:
         pairs = torch.cat([self.recon_x, recon])
         write_png(self.frames / f"recon_{epoch:04d}.png", with_caption(
             image_grid(pairs, nrow=len(self.recon_x)), f"{self.tag} · epoch {epoch}",
-            [(30, "original"), (30 + 28 * 3 + 6, "recon")]))
+            [(30, "original"), (30 + tile_px(self.recon_x.shape[-1]) + 6, "recon")]))
         write_png(self.frames / f"samples_{epoch:04d}.png", with_caption(
             image_grid(samples, nrow=10),
             f"{self.tag} · {'GMM prior' if trainer.prior is not None else 'N(0, I)'} samples · epoch {epoch}"))

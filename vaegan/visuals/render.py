@@ -10,7 +10,16 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-SCALE = 3  # 28 px digits drawn at 84 px
+TILE_PX = 84  # small images are upscaled (nearest) to about this size: 28 px digits at 3x
+
+
+def scale_for(size: int) -> int:
+    return max(1, round(TILE_PX / size))
+
+
+def tile_px(size: int) -> int:
+    """Height of one tile row of `image_grid` for images of `size` px, padding included."""
+    return (size + 2) * scale_for(size)
 
 
 def figure_to_array(fig) -> np.ndarray:
@@ -40,9 +49,11 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: list[str
 
 
 def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
-    """[N, 1, H, W] in [0, 1] -> uint8 RGB grid, upscaled for visibility."""
+    """[N, 1 or 3, H, W] in [0, 1] -> uint8 RGB grid; images under TILE_PX are upscaled to be seen."""
     grid = make_grid(images.float().clamp(0, 1).cpu(), nrow=nrow, padding=2, pad_value=1.0)
-    grid = torch.nn.functional.interpolate(grid[None], scale_factor=SCALE, mode="nearest")[0]
+    scale = scale_for(images.shape[-1])
+    if scale > 1:
+        grid = torch.nn.functional.interpolate(grid[None], scale_factor=scale, mode="nearest")[0]
     return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 

@@ -1,7 +1,7 @@
-"""MNIST-like data: IDX files read straight into one resident tensor, batches sliced from it.
+"""MNIST-family IDX files (MNIST, Fashion-MNIST, KMNIST), read into one uint8 tensor.
 
-No per-item transforms: a whole epoch is a `randperm` and index slicing (see PITFALLS: per-item
-ToTensor DataLoaders cost seconds per epoch on CPU).
+Found in --data-dir, in data/<Name>/raw, in Debian's dataset-fashion-mnist package, or downloaded
+with torchvision into a scratch folder and moved into place only when complete.
 """
 from __future__ import annotations
 
@@ -10,41 +10,26 @@ import io
 import shutil
 import tempfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 
-from .config import Config, ConfigError
+from ..config import Config
+from .split import DataError, ImageSplit
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
+    "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
 }
-
-
-class DataError(ConfigError):
-    """Missing or corrupt data files: a one-line, user-facing error."""
-
-
-@dataclass
-class ImageSplit:
-    images: torch.Tensor  # float32 [N, 1, H, W] in [0, 1]
-    labels: torch.Tensor  # int64 [N]
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def to(self, device: torch.device) -> "ImageSplit":
-        return ImageSplit(self.images.to(device), self.labels.to(device))
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -88,21 +73,24 @@ def has_idx_files(folder: Path) -> bool:
     return all(_find(folder, n) for pair in IDX_NAMES.values() for n in pair)
 
 
-def load_split(folder: Path, split: str, limit: Optional[int] = None) -> ImageSplit:
+def load_split(folder: Path, split: str, limit: Optional[int] = None,
+               class_names: Optional[list[str]] = None) -> ImageSplit:
+    """uint8 [N, 1, H, W] images and their labels; H, W as the file says (any size)."""
     image_name, label_name = IDX_NAMES[split]
     paths = [_find(folder, image_name), _find(folder, label_name)]
     if not all(paths):
         missing = [n for n, p in zip((image_name, label_name), paths) if p is None]
         raise DataError(f"{folder} lacks {', '.join(missing)}[.gz]")
     images, labels = read_idx(paths[0]), read_idx(paths[1])
-    if images.dim() != 3 or images.shape[1:] != (28, 28):
-        raise DataError(f"{paths[0]} holds images of shape {tuple(images.shape[1:])}; vaegan needs 28x28")
+    if images.dim() != 3:
+        raise DataError(f"{paths[0]} holds a {images.dim()}-d array; images need 3 dims (count, height, width)")
     if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
         raise DataError(f"{paths[1]} has {labels.shape[0]} labels for {images.shape[0]} images in "
                         f"{paths[0].name}")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    return ImageSplit(images.unsqueeze(1).float().div_(255.0), labels.long())
+    names = class_names or [str(c) for c in range(int(labels.max()) + 1 if len(labels) else 0)]
+    return ImageSplit(images.unsqueeze(1), labels.long(), names)
 
 
 def _download(dataset: str, root: Path) -> Path:
@@ -141,12 +129,8 @@ def resolve_data_dir(cfg: Config, download_root: Path = Path("data")) -> Path:
     return _download(cfg.dataset, download_root)
 
 
-def load_data(cfg: Config) -> tuple[ImageSplit, ImageSplit]:
+def load_idx_data(cfg: Config) -> tuple[ImageSplit, ImageSplit]:
     folder = resolve_data_dir(cfg)
-    return load_split(folder, "train", cfg.limit_train), load_split(folder, "test", cfg.limit_test)
-
-
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Index tensors covering a fresh permutation of range(n); the last batch may be smaller."""
-    order = torch.randperm(n, generator=generator)
-    yield from order.split(batch_size)
+    names = CLASS_NAMES.get(cfg.dataset)
+    return (load_split(folder, "train", cfg.limit_train, names),
+            load_split(folder, "test", cfg.limit_test, names))
