@@ -138,6 +138,8 @@ class Config:
                                           "[-<arch>]/ (default: <out>/assets, so runs never share frames)")
     wandb: str = opt("auto", "W&B logging: auto = online with credentials, else offline (WANDB_MODE "
                              "is honoured)", choices=("auto", "online", "offline", "disabled"))
+    tensorboard: bool = opt(False, "also log to TensorBoard, in <out>/tensorboard (tensorboard --logdir runs): "
+                                   "the same keys as metrics.jsonl and steps.jsonl, and the per-epoch frames")
     wandb_project: str = opt("vaegan", "W&B project")
     wandb_dir: str = opt(".", "folder in which W&B keeps its wandb/ run files")
     wandb_group: Optional[str] = opt(None, "W&B group (a --latent sweep gets one automatically)")

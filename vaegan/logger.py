@@ -1,5 +1,5 @@
-"""One logger that fans out to the console, the run folder (log.txt, metrics.jsonl) and sinks
-such as W&B, with the same key names everywhere."""
+"""One logger that fans out to the console, the run folder (log.txt, metrics.jsonl per epoch,
+steps.jsonl per logged step) and sinks (W&B, TensorBoard), with the same key names everywhere."""
 from __future__ import annotations
 
 import json
@@ -29,6 +29,7 @@ class RunLogger:
         self.write = write
         self.run_dir = run_dir
         self.metrics_path = run_dir / "metrics.jsonl"
+        self.steps_path = run_dir / "steps.jsonl"
         self.sinks = sinks or []
 
     def info(self, message: str) -> None:
@@ -39,6 +40,14 @@ class RunLogger:
             f.write(message + "\n")
 
     def log_step(self, metrics: dict, step: int) -> None:
+        """Step-level scalars: a line of steps.jsonl (not fsynced: they are many and a crash costs
+        at most the last few), then the sinks."""
+        if self.write:
+            with open(self.steps_path, "a") as f:
+                f.write(json.dumps({"step": step, **metrics}) + "\n")
+        self._to_sinks(metrics, step)
+
+    def _to_sinks(self, metrics: dict, step: int) -> None:
         for sink in self.sinks:
             sink.log_metrics(metrics, step)
 
@@ -53,7 +62,7 @@ class RunLogger:
         keys = ("train/loss", "test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips")
         shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
         self.info(f"epoch {metrics['epoch']}: {shown}")
-        self.log_step(metrics, step)
+        self._to_sinks(metrics, step)
 
     def log_media(self, media: dict[str, Path], step: int) -> None:
         for sink in self.sinks:
@@ -67,15 +76,15 @@ class RunLogger:
         for sink in self.sinks:
             sink.log_checkpoints(paths, name)
 
-    def truncate_after(self, epoch: int) -> None:
-        """Keep only the records up to `epoch` (a resumed run redoes the later ones)."""
+    def truncate_after(self, epoch: int, step: int) -> None:
+        """Keep only the records up to `epoch` / `step` (a resumed run redoes the later ones)."""
         if not self.write:
             return
-        records = read_metrics(self.metrics_path)
-        kept = [r for r in records if r.get("epoch", 0) <= epoch]
-        tmp = self.metrics_path.with_name(self.metrics_path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.metrics_path)
+        for path, key, last in ((self.metrics_path, "epoch", epoch), (self.steps_path, "step", step)):
+            kept = [r for r in read_metrics(path) if r.get(key, 0) <= last]
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            os.replace(tmp, path)
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -5,6 +5,7 @@ pure function of seed and epoch), the running epoch sums and every RNG state.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import signal
@@ -97,6 +98,11 @@ class Trainer:
         self.wandb = WandbSink(cfg, self.run_dir, saved.get("wandb_id") if saved else None,
                                environment_info(self.device), warn=self.logger.info, enabled=self.dist.is_main)
         self.logger.sinks.append(self.wandb)
+        if cfg.tensorboard and self.dist.is_main:
+            from .tensorboard_sink import TensorBoardSink
+
+            self.logger.sinks.append(TensorBoardSink(self.run_dir / "tensorboard",
+                                                     self.step + 1 if saved is not None else None))
         if perceptual is not None and perceptual.random_backbone:
             self.logger.info("WARNING: LPIPS uses a RANDOM VGG backbone (--lpips-backbone random); "
                              "its values are not comparable to published LPIPS")
@@ -140,6 +146,8 @@ class Trainer:
             raise ConfigError(f"{self.run_dir} already holds a run; pass --resume (or --resume auto) to "
                               f"continue it or --out DIR to start a new one")
         check_writable(self.run_dir)
+        if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
@@ -173,7 +181,7 @@ class Trainer:
         self.batch_in_epoch = saved["batch_in_epoch"]
         self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
         set_rng_state(saved["rng"])
-        self.logger.truncate_after(self.epoch)
+        self.logger.truncate_after(self.epoch, self.step)
         where = f", batch {self.batch_in_epoch} of epoch {self.epoch + 1}" if self.batch_in_epoch else ""
         self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}{where}")
 

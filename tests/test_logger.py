@@ -1,0 +1,12 @@
+from vaegan.logger import RunLogger, read_metrics
+
+
+def test_resume_drops_the_records_after_the_checkpoint(tmp_path):
+    logger = RunLogger(tmp_path)
+    for step in (25, 50, 75):
+        logger.log_step({"train/loss": float(step)}, step)
+    for epoch, step in ((1, 32), (2, 64), (3, 96)):
+        logger.log_epoch({"epoch": epoch, "test/mse": 0.1}, step)
+    logger.truncate_after(epoch=2, step=64)
+    assert [r["step"] for r in read_metrics(tmp_path / "steps.jsonl")] == [25, 50]
+    assert [r["epoch"] for r in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2]
