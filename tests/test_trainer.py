@@ -136,3 +136,17 @@ def test_a_broken_image_folder_exits_2_and_writes_nothing(tmp_path):
                      "--workers", "0", *TINY, cwd=tmp_path)
     assert result.returncode == 2 and "broken.png" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_a_long_run_says_so_early_with_the_quick_command(idx_dir, tmp_path, monkeypatch):
+    import vaegan.trainer as trainer_module
+
+    clock = iter(range(0, 10 ** 9, 3600))  # every reading of the clock: another hour
+    monkeypatch.setattr(trainer_module.time, "perf_counter", lambda: next(clock))
+    (cfg,) = parse_train_args(["--latent", "2", "--data-dir", str(idx_dir), "--out", str(tmp_path / "run"),
+                               "--epochs", "2", "--no-visuals", "--perceptual-weight", "0", "--wandb", "disabled",
+                               *TINY[:-6], "--batch-size", "1"])
+    Trainer(cfg).fit()
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "the steps left take about" in log and "--limit-train 8000 --epochs 2" in log
+    assert log.count("NOTE:") == 1

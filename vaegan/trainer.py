@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Optional, Protocol
@@ -38,6 +39,7 @@ HIGHER_IS_BETTER = {"test/psnr", "test/ssim"}  # every other tracked metric is b
 
 
 class Callback(Protocol):
+    def check(self, run_id: str) -> None: ...  # optional; before anything is written: refuse to clash
     def on_fit_start(self, trainer: "Trainer") -> None: ...
     def on_epoch_end(self, trainer: "Trainer", metrics: dict) -> None: ...
     def on_fit_end(self, trainer: "Trainer") -> None: ...
@@ -83,8 +85,15 @@ class Trainer:
         self.epoch_sums: dict[str, float] = {}
         self.epoch_counts: dict[str, int] = {}
         self.skipped_in_a_row = 0
+        self._pace_start, self._warned = (time.perf_counter(), 0), False  # reset by fit()
         self.callbacks = (callbacks or []) if self.dist.is_main else []  # only rank 0 writes files
         self.stop = GracefulStop()
+        # Names this run in the files it shares a folder with (the GIF frames); checkpoints from
+        # before run ids existed are named by their W&B id.
+        self.run_id = (saved.get("run_id") or saved.get("wandb_id") or "legacy") if saved else uuid.uuid4().hex[:12]
+        for callback in self.callbacks:
+            if hasattr(callback, "check"):  # optional: callbacks that write nothing shared need none
+                callback.check(self.run_id)
 
         if self.dist.is_main:
             try:
@@ -162,7 +171,7 @@ class Trainer:
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_sums": dict(self.epoch_sums), "epoch_counts": dict(self.epoch_counts),
             "config": self.cfg.to_dict(), "rng": rng_state(), "best": self.best,
-            "wandb_id": self.wandb.id,
+            "wandb_id": self.wandb.id, "run_id": self.run_id,
         }
 
     def _restore(self, saved: dict) -> None:
@@ -277,6 +286,7 @@ class Trainer:
                 shown = {k: round(v.item(), 4) for k, v in logs.items() if k != "kl_weight"}
                 bar.set_postfix(shown)
                 self.logger.log_step({f"train/{k}": v for k, v in shown.items()}, self.step)
+                self._warn_if_long(len(batches))
             if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                 self.save()
             if self._stop_requested(i):
@@ -284,6 +294,22 @@ class Trainer:
         means = self._epoch_means()
         self.batch_in_epoch, self.epoch_sums, self.epoch_counts = 0, {}, {}
         return means
+
+    def _warn_if_long(self, steps_per_epoch: int) -> None:
+        """Once, after the first 2 x LOG_EVERY steps this process ran: if the steps left would take
+        over 20 minutes at the measured pace, say so, with the quick command."""
+        started, first_step = self._pace_start
+        if self._warned or self.step - first_step < 2 * LOG_EVERY:
+            return
+        self._warned = True
+        per_step = (time.perf_counter() - started) / (self.step - first_step)
+        left = (self.cfg.epochs * steps_per_epoch - self.step) * per_step
+        if left > 20 * 60:
+            gan = " (GAN steps, from --disc-start on, are slower)" if self.loss_fn.discriminator is not None \
+                and self.step < self.cfg.disc_start else ""
+            self.logger.info(f"NOTE: at {per_step:.2f} s/step on {self.device.type}, the steps left take about "
+                             f"{left / 3600:.1f} h plus evaluation{gan}. A first look in minutes: add "
+                             f"--limit-train 8000 --epochs 2")
 
     def _stop_requested(self, i: int) -> bool:
         if not self.dist.enabled:
@@ -325,6 +351,7 @@ class Trainer:
                          f"{self.cfg.dataset} images, device {self.device} ({precision}), run folder {self.run_dir}")
         for callback in self.callbacks:
             callback.on_fit_start(self)
+        self._pace_start, self._warned = (time.perf_counter(), self.step), False
         with self.stop:
             while self.epoch < self.cfg.epochs:
                 start = time.perf_counter()

@@ -67,3 +67,21 @@ def test_assets_default_to_the_run_folder_so_runs_never_share_frames(idx_dir, tm
         frames = sorted(p.name for p in (tmp_path / out / "assets" / "latent_4" / "frames").glob("samples_*.png"))
         assert frames == ["samples_0001.png"], (out, frames)
         assert (tmp_path / out / "assets" / "latent_4" / "samples_evolution.gif").is_file()
+
+
+def test_another_run_on_the_same_assets_folder_is_refused_before_writing(idx_dir, tmp_path):
+    import pytest
+
+    from vaegan.config import ConfigError
+
+    run(idx_dir, tmp_path, 4, 1)
+    frames = tmp_path / "assets" / "latent_4" / "frames"
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    args = ["--latent", "4", "--epochs", "1", "--data-dir", str(idx_dir), "--out", str(tmp_path / "other"),
+            "--assets-dir", str(tmp_path / "assets"), "--perceptual-weight", "0", *TINY]
+    with pytest.raises(ConfigError, match="holds the GIF frames of another run"):
+        train(parse_train_args(args)[0])
+    assert not (tmp_path / "other").exists()
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    run(idx_dir, tmp_path, 4, 2, "--resume")  # the owner itself goes on
+    assert len(gif_frames(tmp_path / "assets" / "latent_4" / "samples_evolution.gif")[0]) == 2

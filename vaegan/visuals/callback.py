@@ -3,7 +3,8 @@
 
 Each epoch's raw frame material is kept in `frames/` (latent points as .npy, image grids as
 .png), so a resumed run appends to the same GIFs, and the latent GIF can be re-rendered with one
-set of axis limits for all frames.
+set of axis limits for all frames. `frames/run.json` names the run the frames belong to: another
+run pointed at the same folder is refused before it writes anything, never spliced in.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..logger import read_metrics
 from ..models import evaluating
 from ..prior import posterior_means
@@ -49,8 +50,18 @@ class EvolutionAssets:
         self.tag = f"{cfg.dataset} · latent {cfg.latent}{' spatial' if cfg.latent_shape == 'spatial' else ''}"
 
     # ------------------------------------------------------------------ hooks
+    def check(self, run_id: str) -> None:
+        owner = self.frames / "run.json"
+        if owner.is_file():
+            other = json.loads(owner.read_text()).get("run_id")
+            if other != run_id:
+                raise ConfigError(f"{self.folder} holds the GIF frames of another run (id {other}); pass "
+                                  f"another --assets-dir (or --out) so the runs do not mix frames")
+        self.run_id = run_id
+
     def on_fit_start(self, trainer) -> None:
         self.frames.mkdir(parents=True, exist_ok=True)
+        (self.frames / "run.json").write_text(json.dumps({"run_id": self.run_id, "run_dir": str(trainer.run_dir)}))
         for stale in self.frames.iterdir():  # a fresh run, or epochs the checkpoint never reached
             if stale.suffix in (".npy", ".png", ".json") and _epoch_of(stale) > trainer.epoch:
                 stale.unlink()
