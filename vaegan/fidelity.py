@@ -18,6 +18,7 @@ from torch import nn
 
 from .checkpoint import save_checkpoint
 from .data import ImageSplit
+from .evaluate import INCEPTION_FILE
 
 CLASSIFIER_EPOCHS = 3
 
@@ -130,7 +131,6 @@ def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torc
     return metrics
 
 
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
 def inception_fid(real: torch.Tensor, fakes: dict[str, torch.Tensor], weights: str | None = None,

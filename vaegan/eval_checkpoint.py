@@ -1,0 +1,105 @@
+"""The work behind `eval.py` (vaegan/evaluate.py is its light command line): test-split metrics
+of a trained checkpoint, sample and reconstruction files."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import LEGACY, inference_weights, load_checkpoint, load_weights
+from .config import ConfigError, build_config
+from .data import load_data
+from .device import resolve_device
+from .fidelity import domain_classifier, fidelity_metrics, inception_fid
+from .likelihood import LIKELIHOODS, importance_weighted_bound
+from .losses import LPIPS, VAEGANLoss
+from .metrics import evaluate
+from .models import build_model
+from .prior import GaussianMixturePrior, posterior_means, sample_latents
+
+
+@torch.no_grad()
+def iw_metrics(model, images: torch.Tensor, kind: str, k: int, batch_size: int) -> dict:
+    """Negative importance-weighted bound with k samples, nats per image."""
+    iw = torch.cat([importance_weighted_bound(model, x, kind, k) for x in images.split(max(1, batch_size // 4))])
+    return {"test/nll_iw": -iw.mean().item(), "iw_samples": k}
+
+
+@torch.no_grad()
+def save_images(path: str, images: torch.Tensor) -> None:
+    """[N, C, H, W] -> float32 [N, H, W] (grayscale) or [N, C, H, W] in [0, 1]."""
+    array = images.float().clamp(0, 1).cpu().numpy()
+    np.save(path, array[:, 0] if array.shape[1] == 1 else array)
+
+
+@torch.no_grad()  # without it the test set's encoder graphs stay alive: ~20 GB at default width
+def run_eval(args: argparse.Namespace) -> dict[str, float]:
+    saved = load_checkpoint(Path(args.checkpoint))
+    overrides = {k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
+                                   ("limit_test", args.n), ("lpips_backbone", args.lpips_backbone))
+                 if v is not None}
+    overrides.setdefault("limit_test", None)  # the whole test split, whatever the run used per epoch
+    if "dataset" in overrides and "data_dir" not in overrides:
+        overrides["data_dir"] = None
+    try:
+        cfg = build_config({**LEGACY, **saved["config"], **overrides, "device": args.device})
+    except (TypeError, KeyError) as e:
+        raise ConfigError(f"{args.checkpoint} holds no usable vaegan config ({e})") from None
+    device = resolve_device(cfg.device)
+    # The training split is loaded too (lazily decoded when streamed): the mixture and the domain
+    # classifier are fitted on it. Both are resized to the spec the model was trained at.
+    train, test, _, _ = load_data(cfg)
+    train, test = train.to(device), test.to(device)
+    test_images = torch.cat(list(test.in_order(args.batch_size)))
+    model = build_model(cfg).to(device)
+    load_weights(model, inference_weights(saved), Path(args.checkpoint))
+    model.eval()
+    perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
+    metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
+    metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
+    torch.manual_seed(args.seed)
+    if args.iw_samples > 0:
+        metrics.update(iw_metrics(model, test_images, cfg.recon_loss, args.iw_samples, args.batch_size))
+    recon = decode(model, posterior_means(model, test_images.split(args.batch_size)), args.batch_size)
+    mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
+    wants_mixture = not (args.no_fidelity and args.no_fid) or args.prior == "gmm"
+    if wants_mixture and cfg.latent_shape == "vector" and (mixture is None or args.prior_components):
+        mu = posterior_means(model, train.head(cfg.prior_fit_images).in_order(args.batch_size))
+        mixture = GaussianMixturePrior.fit(mu, args.prior_components or cfg.prior_components, cfg.seed)
+    if args.prior == "gmm" and mixture is None:
+        raise ConfigError("--prior gmm needs a vector latent (this checkpoint's latent is spatial)")
+    priors = {"": None, "_gmm": mixture} if mixture is not None else {"": None}
+    if not (args.no_fidelity and args.no_fid):  # both compare the test set with as many prior samples
+        samples = {suffix: decode(model, sample_latents(model, len(test), prior,
+                                                        torch.Generator().manual_seed(args.seed)), args.batch_size)
+                   for suffix, prior in priors.items()}
+    if not args.no_fidelity and train.labels is None:
+        print("domain FD skipped: the data has no labels to train its classifier on", file=sys.stderr)
+    elif not args.no_fidelity:
+        # On the whole training split, whatever --limit-train the run used: one classifier per dataset.
+        full_train = train if cfg.limit_train is None else load_data(replace(cfg, limit_train=None))[0].to(device)
+        classifier = domain_classifier(full_train, cfg.dataset)
+        metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
+    if not args.no_fid:
+        fakes = {"recon": recon, **{f"samples{suffix}": images for suffix, images in samples.items()}}
+        scores, skipped = inception_fid(test_images, fakes, args.fid_weights)
+        if skipped:
+            print(skipped, file=sys.stderr)
+        metrics.update({f"test/fid_{name}": value for name, value in scores.items()})
+    if args.save_recon:
+        save_images(args.save_recon, recon)
+    if args.save_samples:
+        prior = None if args.prior == "gaussian" else mixture
+        z = sample_latents(model, args.num_samples, prior, torch.Generator().manual_seed(args.seed))
+        save_images(args.save_samples, decode(model, z, args.batch_size))
+        metrics["samples_prior"] = "gaussian" if prior is None else "gmm"
+    return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
+
+
+@torch.no_grad()
+def decode(model, z: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([model.decode_images(c) for c in z.split(batch_size)])
