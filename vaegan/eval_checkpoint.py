@@ -62,6 +62,12 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
     metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
+    # The expensive parts by default where they are fast: on a GPU (eval.py --help says so).
+    if args.iw_samples is None:
+        args.iw_samples = 100 if device.type == "cuda" else 0
+    if args.fid is None:
+        args.fid = device.type == "cuda"
+    args.no_fid = not args.fid
     if args.iw_samples > 0:
         metrics.update(iw_metrics(model, test_images, cfg.recon_loss, args.iw_samples, args.batch_size))
     recon = decode(model, posterior_means(model, test_images.split(args.batch_size)), args.batch_size)

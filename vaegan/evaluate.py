@@ -27,8 +27,9 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto)")
     p.add_argument("--lpips-backbone", help="VGG16 weights for LPIPS: pretrained | PATH | random "
                                             "(default: as in training)")
-    p.add_argument("--iw-samples", type=int, default=100, metavar="K",
-                   help="posterior samples for the importance-weighted likelihood bound; 0 skips it (default: 100)")
+    p.add_argument("--iw-samples", type=int, metavar="K",
+                   help="posterior samples for the importance-weighted likelihood bound; 0 skips it (default: "
+                        "100 on CUDA, 0 on a CPU, where 100 samples of the whole test split take minutes)")
     p.add_argument("--save-recon", metavar="FILE.npy", help="write reconstructions (decoded posterior means) of "
                                                             "the evaluated test images, in the test file's order, "
                                                             "float32 [N, H, W] (grayscale) or [N, C, H, W] in [0, 1]")
@@ -46,7 +47,9 @@ def eval_parser() -> argparse.ArgumentParser:
                                                               "training takes a minute or two on a CPU)")
     p.add_argument("--fid-weights", metavar="PATH", help=f"local {INCEPTION_FILE} for Inception FID (default: "
                                                          f"torchmetrics downloads it; skipped with a notice if it cannot)")
-    p.add_argument("--no-fid", action="store_true", help="skip Inception FID (slow on a CPU: 299 px Inception)")
+    p.add_argument("--fid", action=argparse.BooleanOptionalAction,
+                   help="Inception FID of reconstructions and samples (default: on with CUDA, off on a CPU, where "
+                        "299 px Inception over the test split takes many minutes)")
     p.add_argument("--seed", type=int, default=0, help="seed for posterior and prior sampling (default: 0)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
     return p
@@ -54,7 +57,7 @@ def eval_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = eval_parser().parse_args(argv)
-    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or args.iw_samples < 0 \
+    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or (args.iw_samples or 0) < 0 \
             or (args.prior_components is not None and args.prior_components < 1):
         eval_parser().error("--n, --batch-size, --num-samples and --prior-components must be >= 1, "
                             "--iw-samples >= 0")
