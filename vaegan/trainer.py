@@ -228,9 +228,11 @@ class Trainer:
         # Prior draws for the GAN on samples, drawn for the global batch like the noise.
         prior_z = self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device)
                               if gan_active and self.cfg.gan_samples else None)
+        # The loss under the same autocast: its networks (LPIPS's VGG, the pass through D) run in
+        # the autocast dtype, its maths casts to fp32 itself (tested by dtype).
         with autocast(self.device, self.amp_dtype):
             out = self.ddp_model(x, noise=noise, prior_z=prior_z)
-        loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
+            loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
         finite = self._backward_and_step(loss, self.model.parameters(), self.opt_g)
         if finite and self.ema is not None:
             self.ema.update_parameters(self.model)

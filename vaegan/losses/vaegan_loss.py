@@ -131,11 +131,11 @@ class VAEGANLoss(nn.Module):
             return loss, {k: v.detach() for k, v in logs.items()}
         # Detached D parameters: the generator's backward reaches the fake images, never D.
         params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        g_loss = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(logits),)))
+        g_loss = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(logits),)).float())
         g_samples = None
         if out.prior_logits is not None:
             prior_logits = out.prior_logits.float()
-            g_samples = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(prior_logits),)))
+            g_samples = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(prior_logits),)).float())
         # One adaptive weight for the whole adversarial term (reconstructions + samples): its
         # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.
         g_total = g_loss if g_samples is None else g_loss + g_samples
@@ -167,7 +167,7 @@ class VAEGANLoss(nn.Module):
         discriminator = self.discriminator if discriminator is None else discriminator
         fakes = [fake] if fake_samples is None else [fake, fake_samples]
         # One D pass over real and fake images together.
-        logits = discriminator(torch.cat([x.float()] + [f.detach().float() for f in fakes]))
+        logits = discriminator(torch.cat([x.float()] + [f.detach().float() for f in fakes])).float()
         logits_real, *logits_fakes = logits.split([len(x)] + [len(f) for f in fakes])
         d_loss = sum(self._d_loss(logits_real, lf) for lf in logits_fakes) / len(logits_fakes)
         logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fakes[0].mean()}
