@@ -177,3 +177,19 @@ def test_under_bf16_every_network_of_the_step_runs_in_bf16_and_every_loss_in_fp3
         assert seen[part] == {torch.bfloat16}, (part, seen[part])
     for name in ("rec", "kl", "lpips", "g_loss", "d_weight", "loss", "d_loss", "d_real", "d_fake"):
         assert logs[name].dtype == torch.float32, name
+
+
+def test_eval_every_and_eval_images_control_the_evaluation_cost(idx_dir, tmp_path):
+    from vaegan.metrics import evaluate
+
+    (cfg,) = parse_train_args(["--latent", "2", "--data-dir", str(idx_dir), "--out", str(tmp_path / "r"), "--epochs", "3",
+                               "--eval-every", "2", "--eval-images", "8", "--no-visuals", "--perceptual-weight", "0",
+                               "--wandb", "disabled", *TINY])
+    trainer = Trainer(cfg)
+    last = trainer.fit()
+    records = read_metrics(tmp_path / "r" / "metrics.jsonl")
+    assert [("test/mse" in r, "time/eval_s" in r) for r in records] == [(False, False), (True, True), (True, True)]
+    assert len(trainer.eval_data) == 8 and len(trainer.test_data) == 32
+    again = evaluate(trainer.eval_model, trainer.loss_fn, trainer.eval_data, 32, "test", trainer.amp_dtype)
+    assert again["test/mse"] == pytest.approx(last["test/mse"], rel=1e-5)
+    assert torch.load(tmp_path / "r" / "checkpoints" / "best.pt", weights_only=False)["epoch"] in (2, 3)

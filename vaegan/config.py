@@ -105,6 +105,10 @@ class Config:
                                 "GIFs, best.pt and eval.py use the EMA weights", minimum=0)
     batch_size: int = opt(128, "training batch size", minimum=1)
     eval_batch_size: int = opt(100, "batch size for evaluation", minimum=1)
+    eval_every: int = opt(1, "evaluate every N epochs (and always after the last one)", minimum=1)
+    eval_images: Optional[int] = opt(None, "evaluate on a fixed, seeded subset of N test images each time "
+                                           "(default: the whole test split; eval.py always takes the whole split)",
+                                     minimum=1)
     eval_train_images: int = opt(1000, "evaluate each epoch on this many training images too "
                                        "(train_eval/ metrics); 0 skips it", minimum=0)
     prior: str = opt("auto", "prior the samples (GIF, eval.py) are drawn from: gaussian = N(0, I); "

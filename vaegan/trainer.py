@@ -78,6 +78,10 @@ class Trainer:
         # Fixed subsets, made once (a streamed split keeps its loader's workers between epochs).
         self.train_eval_data = self.train_data.head(cfg.eval_train_images) if cfg.eval_train_images else None
         self.prior_fit_data = self.train_data.head(cfg.prior_fit_images)
+        self.eval_data = self.test_data
+        if cfg.eval_images and cfg.eval_images < len(self.test_data):
+            pick = torch.randperm(len(self.test_data), generator=torch.Generator().manual_seed(cfg.seed))
+            self.eval_data = self.test_data.subset(pick[:cfg.eval_images].sort().values)
         self._build_networks(perceptual)
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step, self.best = 0, 0, None
@@ -328,7 +332,7 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         bs, model, rank, world = self.cfg.eval_batch_size, self.eval_model, self.dist.rank, self.dist.world
-        metrics = evaluate(model, self.loss_fn, self.test_data.shard(rank, world), bs, "test", self.amp_dtype)
+        metrics = evaluate(model, self.loss_fn, self.eval_data.shard(rank, world), bs, "test", self.amp_dtype)
         if self.train_eval_data is not None:
             metrics.update(evaluate(model, self.loss_fn, self.train_eval_data.shard(rank, world), bs,
                                     "train_eval", self.amp_dtype))
@@ -359,7 +363,11 @@ class Trainer:
                 start = time.perf_counter()
                 train_metrics = self.train_epoch()
                 self.epoch += 1
-                metrics = {"epoch": self.epoch, "step": self.step, **train_metrics, **self.evaluate()}
+                metrics = {"epoch": self.epoch, "step": self.step, **train_metrics}
+                if self.epoch % self.cfg.eval_every == 0 or self.epoch == self.cfg.epochs:
+                    eval_start = time.perf_counter()
+                    metrics.update(self.evaluate())
+                    metrics["time/eval_s"] = time.perf_counter() - eval_start
                 self.fit_prior()
                 metrics["time/epoch_s"] = time.perf_counter() - start
                 self.logger.log_epoch(metrics, self.step)
