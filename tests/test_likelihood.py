@@ -97,3 +97,33 @@ def test_epoch_metrics_report_the_same_elbo_as_the_likelihood_module(trained, ki
     torch.manual_seed(0)
     reference = -elbo(model, test.images, kind, samples=100).mean().item()
     assert abs(neg_elbo - reference) < 1.0, (neg_elbo, reference)
+
+
+class PriorPosteriorModel(torch.nn.Module):
+    """q(z|x) = p(z) = N(0, I) and a decoder that ignores z: every importance weight is p(x|z) = const."""
+
+    latent_dims = (3,)
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = logits
+
+    def encode(self, x):
+        zeros = torch.zeros(len(x), 3)
+        return zeros, zeros
+
+    def decode(self, z):
+        return self.logits.expand(len(z), *self.logits.shape)
+
+
+@pytest.mark.parametrize("kind", ["bce", "mse", "l1"])
+def test_iw_bound_equals_the_elbo_exactly_when_the_weights_are_constant(kind):
+    from vaegan.likelihood import log_px_given_z
+
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 6, 6)
+    model = PriorPosteriorModel(torch.randn(1, 6, 6))
+    exact = log_px_given_z(kind, model.decode(torch.zeros(4, 3)), x)
+    for k in (1, 7, 100):
+        assert torch.allclose(importance_weighted_bound(model, x, kind, k), exact, atol=1e-4), k
+    assert torch.allclose(elbo(model, x, kind, samples=3), exact, atol=1e-4)

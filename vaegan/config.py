@@ -6,6 +6,7 @@ generated from the fields below, so `--help` can never drift from what the train
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +199,8 @@ def check_value(name: str, value: Any) -> Any:
         return None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value}")
     if kind is list:
         if not isinstance(value, list) or not value or not all(isinstance(v, int) and v > 0 for v in value):
             raise ConfigError(f"config key '{name}' must be a list of positive integers, got {value!r}")

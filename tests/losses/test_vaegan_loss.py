@@ -1,3 +1,4 @@
+import math
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
@@ -50,8 +51,16 @@ def test_perceptual_term_is_weighted_per_pixel_and_backpropagates():
     out = model(x)
     loss, logs = loss_fn.generator_loss(x, out, 0, model.last_layer)
     assert torch.allclose(logs["nll"], logs["rec"] + 0.5 * 784 * logs["lpips"])
-    grad = torch.autograd.grad(0.5 * 784 * loss_fn.terms(x, out)["lpips"].mean(), model.last_layer)[0]
-    assert grad.abs().sum() > 0
+    # The returned loss's gradient, at perceptual weights 0.5 and 0: they differ by exactly
+    # 0.5 x 784 x grad LPIPS, which is not zero (the term reaches the decoder).
+    grad_half = torch.autograd.grad(loss, model.last_layer, retain_graph=True)[0]
+    no_lpips = VAEGANLoss(Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2,
+                                 perceptual_weight=0.0))
+    grad_zero = torch.autograd.grad(no_lpips.generator_loss(x, out, 0, model.last_layer)[0], model.last_layer,
+                                    retain_graph=True)[0]
+    grad_lpips = torch.autograd.grad(loss_fn.perceptual(out.recon, x).mean(), model.last_layer)[0]
+    assert grad_lpips.abs().sum() > 0
+    assert torch.allclose(grad_half - grad_zero, 0.5 * 784 * grad_lpips, rtol=1e-4, atol=1e-6)
 
 
 def test_adaptive_weight_matches_a_hand_computation():
@@ -93,10 +102,18 @@ def test_no_adversarial_term_before_disc_start():
 @pytest.mark.parametrize("kind", ["hinge", "vanilla"])
 def test_discriminator_losses_at_known_logits(kind):
     cfg, _, loss_fn = setup(use_gan=True, disc_loss=kind)
-    real, fake = torch.full((2, 1, 5, 5), 2.0), torch.full((2, 1, 5, 5), -2.0)
-    value = loss_fn._d_loss(real, fake).item()
-    expected = 0.0 if kind == "hinge" else torch.nn.functional.softplus(torch.tensor(-2.0)).item()
-    assert value == pytest.approx(expected, abs=1e-6)
+    # Logits inside the hinge's margin (|logit| < 1), so neither term saturates to 0.
+    real = torch.tensor([0.5, -0.25, 2.0, 0.0]).view(4, 1, 1, 1)
+    fake = torch.tensor([0.25, -0.5, 0.75, -2.0]).view(4, 1, 1, 1)
+    if kind == "hinge":  # 0.5 * (mean relu(1 - real) + mean relu(1 + fake)), by hand
+        d_expected = 0.5 * ((0.5 + 1.25 + 0.0 + 1.0) / 4 + (1.25 + 0.5 + 1.75 + 0.0) / 4)
+        g_expected = -(0.25 - 0.5 + 0.75 - 2.0) / 4
+    else:  # 0.5 * (mean softplus(-real) + mean softplus(fake)); g = mean softplus(-fake)
+        sp = lambda v: math.log1p(math.exp(v))  # noqa: E731
+        d_expected = 0.5 * (sum(sp(-r) for r in (0.5, -0.25, 2.0, 0.0)) / 4 + sum(sp(f) for f in (0.25, -0.5, 0.75, -2.0)) / 4)
+        g_expected = sum(sp(-f) for f in (0.25, -0.5, 0.75, -2.0)) / 4
+    assert loss_fn._d_loss(real, fake).item() == pytest.approx(d_expected, abs=1e-6)
+    assert loss_fn._g_loss(fake).item() == pytest.approx(g_expected, abs=1e-6)
 
 
 @pytest.mark.parametrize("perceptual, samples", [(0.0, False), (1.0, False), (0.0, True)])
