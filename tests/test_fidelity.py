@@ -30,22 +30,27 @@ def test_domain_classifier_reaches_the_stated_accuracy_and_is_cached(tmp_path, m
     accuracy = (logits.argmax(1) == test.labels).float().mean().item()
     assert accuracy >= STATED_ACCURACY, accuracy
     (cached,) = tmp_path.glob("classifier-fashion-mnist-*.pt")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained although the cache holds this classifier")
+
+    monkeypatch.setattr("vaegan.fidelity.train_classifier", no_training)
     again = domain_classifier(train, "fashion-mnist")  # loaded, not retrained
     assert all(torch.equal(p, q) for p, q in zip(classifier.parameters(), again.parameters()))
     print(f"domain classifier test accuracy: {accuracy:.4f}")
 
 
 def test_inception_fid_without_weights_is_skipped_with_one_line(monkeypatch):
-    import torch.hub
-
     def offline(*args, **kwargs):
-        raise OSError("network unreachable")
+        raise OSError("network unreachable (test)")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    # Where torch-fidelity looks the function up (it imports it by name), not torch.hub itself.
+    monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", offline)
     from vaegan.fidelity import inception_fid
 
     scores, reason = inception_fid(torch.rand(4, 1, 28, 28), {"samples": torch.rand(4, 1, 28, 28)})
     assert scores == {} and "weights-inception-2015-12-05-6726825d.pth" in reason and "\n" not in reason
+    assert "network unreachable (test)" in reason  # the skip came from the patched download
 
 
 def test_sample_class_entropy_is_ln10_for_balanced_classes_and_0_for_one():

@@ -51,8 +51,10 @@ def test_end_to_end_cli_run_writes_the_run_files_and_resumes(idx_dir, tmp_path):
 def test_baselines_train_on_the_same_harness(idx_dir, tmp_path, arch):
     (cfg,) = parse_train_args(["--arch", arch, "--latent", "2", "--perceptual-weight", "0", "--epochs", "1",
                                "--data-dir", str(idx_dir), "--out", str(tmp_path / arch), *TINY])
-    metrics = Trainer(cfg).fit()
-    assert metrics["epoch"] == 1 and metrics["test/neg_elbo"] > 0
+    trainer = Trainer(cfg)
+    before = trainer.evaluate()["test/neg_elbo"]
+    metrics = trainer.fit()
+    assert metrics["epoch"] == 1 and metrics["test/neg_elbo"] < before - 10, (before, metrics["test/neg_elbo"])
 
 
 def test_incompatible_checkpoint_is_refused(idx_dir, tmp_path):
@@ -85,7 +87,11 @@ def test_short_real_fashion_mnist_run_beats_its_initialisation(tmp_path):
     trainer = Trainer(cfg)
     before = trainer.evaluate()["test/mse"]
     after = trainer.fit()["test/mse"]
-    assert after < 0.5 * before, (before, after)
+    # Predicting the training set's mean image scores about what half the initial MSE is; a model
+    # that learned anything per image must beat it by a clear margin.
+    mean_image = trainer.train_data.images.mean(0, keepdim=True)
+    mean_mse = (trainer.test_data.images - mean_image).pow(2).mean().item()
+    assert after < 0.5 * before and after < 0.6 * mean_mse, (before, mean_mse, after)
 
 
 def test_compile_flag_trains(idx_dir, tmp_path):
@@ -93,10 +99,15 @@ def test_compile_flag_trains(idx_dir, tmp_path):
     (cfg,) = parse_train_args(["--arch", "mlp", "--latent", "2", "--perceptual-weight", "0", "--epochs", "1",
                                "--use_gan", "--compile", "--no-visuals", "--data-dir", str(idx_dir),
                                "--out", str(tmp_path / "c"), *TINY])
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
     trainer = Trainer(cfg)
     metrics = trainer.fit()
     assert metrics["epoch"] == 1 and math.isfinite(metrics["train/loss"])
-    assert trainer.ddp_model is not trainer.model  # the step ran through the compiled wrapper
+    # Dynamo really compiled graphs of the step (a wrapper alone would count none).
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
 
 
 def test_an_rgb_image_folder_trains_evaluates_and_samples_at_its_own_size(tmp_path, capsys):
