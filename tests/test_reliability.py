@@ -153,8 +153,11 @@ def test_a_persistent_nan_stops_the_run_and_keeps_the_last_good_checkpoint(idx_d
         fit(*args_for(idx_dir, tmp_path / "nan", 4, "--max-nonfinite-steps", "3", "--checkpoint-every", "1"))
     good, state = weights(tmp_path / "nan")
     assert all(torch.isfinite(v).all() for v in good.values())
-    # Skipped steps leave the weights alone: every checkpoint after step 5 holds step 5's weights.
+    # Skipped steps leave the weights alone: every checkpoint after step 5 holds step 5's weights,
+    # and the optimizer's own step count says it last stepped at step 5 (steps 0-4 were good).
     assert state["step"] == 7 and state["epoch"] == 1
+    adam_steps = {float(v["step"]) for v in state["opt_g"]["state"].values()}
+    assert adam_steps == {5.0}, adam_steps
 
 
 def test_non_finite_weights_are_never_written_over_the_last_good_checkpoint(idx_dir, tmp_path):
