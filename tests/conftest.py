@@ -55,6 +55,15 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_deterministic_leak():
+    """--deterministic switches deterministic algorithms on for the whole process (right for a
+    training run); a test that trains with it must not change the kernels of later tests."""
+    before = torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A tiny GAN run with EMA and a 2-component mixture prior: its last.pt."""
