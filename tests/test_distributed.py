@@ -67,6 +67,7 @@ FIDELITY = ["--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "-
             "--prior-components", "2"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], FIDELITY], ids=["gan", "gan-samples-ema-cosine-gmm"])
 def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, extra):
     mp.spawn(_worker, args=(2, free_port(), args(idx_dir, tmp_path / "ddp", *extra), str(tmp_path)), nprocs=2)
@@ -100,6 +101,7 @@ def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, 
     assert len(read_metrics(tmp_path / "ddp-fit" / "metrics.jsonl")) == 2  # only rank 0 wrote
 
 
+@pytest.mark.slow
 def test_torchrun_cli(idx_dir, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -20,6 +20,7 @@ def test_frechet_distance_of_known_gaussians():
     assert frechet_distance(a, 2 * torch.randn(20000, 4)) == pytest.approx(4.0, rel=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 def test_domain_classifier_reaches_the_stated_accuracy_and_is_cached(tmp_path, monkeypatch):

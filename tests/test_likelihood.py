@@ -42,6 +42,7 @@ def load(root):
     return model.eval()
 
 
+@pytest.mark.slow
 def test_iw_bound_is_above_the_elbo_and_tightens_with_k(trained):
     root, data = trained
     model = load(root)

@@ -98,6 +98,7 @@ def wait_for_first_epoch(out, proc, timeout=300):
     raise AssertionError(f"no epoch finished: {proc.communicate()[1][-2000:]}")
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_resumed_run_matches(data_256, tmp_path):
     out = tmp_path / "sig"
     proc = launch(args_for(data_256, out, 6))
@@ -114,6 +115,7 @@ def test_sigterm_saves_a_checkpoint_and_the_resumed_run_matches(data_256, tmp_pa
     assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == list(range(1, 7))
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_finishes_without_duplicated_epochs(data_256, tmp_path):
     out = tmp_path / "killed"
     proc = launch(args_for(data_256, out, 6, "--checkpoint-every", "3"))

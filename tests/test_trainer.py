@@ -19,6 +19,7 @@ def run_cli(*args, cwd):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_end_to_end_cli_run_writes_the_run_files_and_resumes(idx_dir, tmp_path):
     out = tmp_path / "run"
     args = ["--latent", "4", "--use_gan", "--data-dir", str(idx_dir), "--out", str(out), *TINY]
@@ -78,6 +79,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, idx_dir, a
     assert "Traceback" not in result.stderr and not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 def test_short_real_fashion_mnist_run_beats_its_initialisation(tmp_path):
