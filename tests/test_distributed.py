@@ -110,3 +110,4 @@ def test_torchrun_cli(idx_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert [m["epoch"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
     assert result.stdout.count("epoch 2:") == 1  # rank 1 prints nothing
+    assert result.stderr.count("epoch 1/2:   0%") == 1, result.stderr[-2000:]  # and draws no progress bar
