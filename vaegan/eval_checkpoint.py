@@ -22,6 +22,11 @@ from .models import build_model
 from .prior import GaussianMixturePrior, posterior_means, sample_latents
 
 
+def phase(message: str) -> None:
+    """What eval.py is doing now, on stderr: some phases take minutes on a CPU."""
+    print(f"eval.py: {message} ...", file=sys.stderr, flush=True)
+
+
 @torch.no_grad()
 def iw_metrics(model, images: torch.Tensor, kind: str, k: int, batch_size: int) -> dict:
     """Negative importance-weighted bound with k samples, nats per image."""
@@ -59,7 +64,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     load_weights(model, inference_weights(saved), Path(args.checkpoint))
     model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
-    metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test")
+    metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test", progress=True)
     metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
     # The expensive parts by default where they are fast: on a GPU (eval.py --help says so).
@@ -69,12 +74,15 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         args.fid = device.type == "cuda"
     args.no_fid = not args.fid
     if args.iw_samples > 0:
+        phase(f"importance-weighted bound with {args.iw_samples} samples per image")
         metrics.update(iw_metrics(model, test_images, cfg.recon_loss, args.iw_samples, args.batch_size))
     recon = decode(model, posterior_means(model, test_images.split(args.batch_size)), args.batch_size)
     mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
     wants_mixture = not (args.no_fidelity and args.no_fid) or args.prior == "gmm"
     if wants_mixture and cfg.latent_shape == "vector" and (mixture is None or args.prior_components):
         mu = posterior_means(model, train.head(cfg.prior_fit_images).in_order(args.batch_size))
+        phase(f"fitting a {args.prior_components or cfg.prior_components}-component mixture on "
+              f"{len(mu)} posterior means")
         mixture = GaussianMixturePrior.fit(mu, args.prior_components or cfg.prior_components, cfg.seed)
     if args.prior == "gmm" and mixture is None:
         raise ConfigError("--prior gmm needs a vector latent (this checkpoint's latent is spatial)")
@@ -88,10 +96,12 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     elif not args.no_fidelity:
         # On the whole training split, whatever --limit-train the run used: one classifier per dataset.
         full_train = train if cfg.limit_train is None else load_data(replace(cfg, limit_train=None))[0].to(device)
+        phase("domain classifier: loaded from the cache, or trained once on the training split")
         classifier = domain_classifier(full_train, cfg.dataset)
         metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
     if not args.no_fid:
         fakes = {"recon": recon, **{f"samples{suffix}": images for suffix, images in samples.items()}}
+        phase(f"Inception FID of {len(fakes)} image sets against {len(test_images)} test images")
         scores, skipped = inception_fid(test_images, fakes, args.fid_weights)
         if skipped:
             print(skipped, file=sys.stderr)

@@ -5,7 +5,10 @@ drawn under a fixed seed, so evaluation never moves the training RNG.
 """
 from __future__ import annotations
 
+import math
+
 import torch
+from tqdm.auto import tqdm
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from .data import ImageSplit
@@ -20,14 +23,17 @@ EVAL_SEED = 1234
 
 @torch.no_grad()
 def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int,
-             prefix: str, amp_dtype: torch.dtype | None = None) -> dict[str, float]:
+             prefix: str, amp_dtype: torch.dtype | None = None, progress: bool = False) -> dict[str, float]:
+    """`progress`: a progress bar over the batches (rank 0 of a run, eval.py)."""
     device = split.device
     psnr = PeakSignalNoiseRatio(data_range=1.0).to(device)
     ssim = StructuralSimilarityIndexMeasure(data_range=1.0).to(device)
     sums: dict[str, torch.Tensor] = {}
     with evaluating(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(EVAL_SEED)
-        for x in split.in_order(batch_size):
+        batches = tqdm(split.in_order(batch_size), total=math.ceil(len(split) / batch_size), leave=False,
+                       desc=f"evaluating {prefix}", dynamic_ncols=True, disable=not progress)
+        for x in batches:
             with autocast(device, amp_dtype):
                 mu, logvar = model.encode(x)
                 z = reparameterize(mu, logvar)

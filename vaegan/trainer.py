@@ -332,10 +332,11 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         bs, model, rank, world = self.cfg.eval_batch_size, self.eval_model, self.dist.rank, self.dist.world
-        metrics = evaluate(model, self.loss_fn, self.eval_data.shard(rank, world), bs, "test", self.amp_dtype)
+        shown = self.dist.is_main
+        metrics = evaluate(model, self.loss_fn, self.eval_data.shard(rank, world), bs, "test", self.amp_dtype, shown)
         if self.train_eval_data is not None:
             metrics.update(evaluate(model, self.loss_fn, self.train_eval_data.shard(rank, world), bs,
-                                    "train_eval", self.amp_dtype))
+                                    "train_eval", self.amp_dtype, shown))
         return metrics
 
     def fit_prior(self) -> None:
