@@ -211,3 +211,32 @@ def test_resume_spellings_and_boolean_configs():
 
     assert build_config({"resume": True}).resume == "yes"  # configs saved when it was a flag
     assert build_config({"resume": False}).resume == "no"
+
+
+@pytest.mark.slow  # ~80 s: CPU fp16 kernels are slow
+def test_fp16_with_gradient_scaling_trains_and_resumes_bitwise(idx_dir, tmp_path):
+    """--precision fp16 (CPU autocast here; T4 / V100 on CUDA): scalers in the checkpoint, exact resume."""
+    extra = ("--precision", "fp16")
+    fit(*args_for(idx_dir, tmp_path / "straight", 2), *extra)
+    (cfg,) = parse_train_args(list(args_for(idx_dir, tmp_path / "split", 2)) + list(extra))
+    with pytest.raises(Interrupted):
+        Trainer(cfg, [StopAfterFirstEpoch()]).fit()
+    fit(*args_for(idx_dir, tmp_path / "split", 2), "--resume", *extra)
+    assert_same_weights(tmp_path / "straight", tmp_path / "split")
+    (_, a), (_, b) = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert a["scalers"] == b["scalers"] and a["scalers"]["g"]["scale"] > 0 and a["scalers"]["d"]
+    records = read_metrics(tmp_path / "straight" / "metrics.jsonl")
+    assert all(math.isfinite(r["train/loss"]) and "train/scaler_skipped_steps" in r for r in records)
+
+
+def test_a_scaler_overflow_is_not_a_nonfinite_step(idx_dir, tmp_path):
+    (cfg,) = parse_train_args(list(args_for(idx_dir, tmp_path / "o", 1)) + ["--precision", "fp16"])
+    trainer = Trainer(cfg)
+    param = next(trainer.model.parameters())
+    before = param.detach().clone()
+    loss = (param.float().sum() * 0) + torch.tensor(1.0)
+    huge = param.sum() * 1e30  # finite loss, gradient that overflows once scaled
+    outcome = trainer._backward_and_step(loss + huge - huge.detach(), trainer.model.parameters(), trainer.opt_g,
+                                         trainer.scalers["g"])
+    assert outcome == "overflow" and torch.equal(param.detach(), before)
+    assert trainer.scalers["g"].get_scale() < 65536.0  # the scaler backed off

@@ -123,8 +123,10 @@ class Config:
     # run
     seed: int = opt(0, "random seed (model init, data order, sampling)")
     device: str = opt("auto", "auto picks cuda when available", choices=("auto", "cpu", "cuda"))
-    precision: str = opt("auto", "network precision: auto = bf16 autocast on CUDA and on CPUs with AMX / "
-                                 "AVX512-BF16, else fp32; losses are always fp32", choices=("auto", "fp32", "bf16"))
+    precision: str = opt("auto", "network precision: auto = bf16 autocast on CUDA GPUs with bf16 and on CPUs "
+                                 "with AMX / AVX512-BF16, fp16 autocast + gradient scaling on CUDA GPUs without "
+                                 "bf16 (T4, V100), else fp32; losses are always fp32",
+                         choices=("auto", "fp32", "bf16", "fp16"))
     compile: bool = opt(False, "torch.compile the networks (compile time is logged separately)")
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: str = opt("no", "--resume: continue from <out>/checkpoints/last.pt (an error if there is none); "

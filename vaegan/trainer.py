@@ -132,6 +132,10 @@ class Trainer:
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
         self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
                       if cfg.use_gan else None)
+        # fp16 gradients underflow without scaling; one scaler per optimizer (off unless fp16).
+        fp16 = amp == torch.float16
+        self.scalers = {"g": torch.amp.GradScaler(device.type, enabled=fp16),
+                        "d": torch.amp.GradScaler(device.type, enabled=fp16 and cfg.use_gan)}
         total_steps = cfg.epochs * math.ceil(len(self.train_data) / cfg.batch_size)
         self.schedulers = [make_scheduler(opt, cfg, total_steps) for opt in (self.opt_g, self.opt_d) if opt]
         # The EMA copy is what evaluation, the GIFs, best.pt and eval.py see.
@@ -170,6 +174,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
             "schedulers": [s.state_dict() for s in self.schedulers],
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "prior": self.prior.state_dict() if self.prior is not None else None,
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
@@ -186,6 +191,9 @@ class Trainer:
             self.opt_d.load_state_dict(saved["opt_d"])
         for scheduler, state in zip(self.schedulers, saved.get("schedulers", [])):
             scheduler.load_state_dict(state)
+        for key, state in saved.get("scalers", {}).items():
+            if state:  # a disabled scaler saves {}
+                self.scalers[key].load_state_dict(state)
         if self.ema is not None:
             load_weights(self.ema, saved["ema"], self.ckpt_path, "EMA model")
         if saved.get("prior") is not None:
@@ -210,15 +218,29 @@ class Trainer:
             save_checkpoint(self.state_dict(), path or self.ckpt_path)
 
     # ----------------------------------------------------------------- training
-    def _backward_and_step(self, loss: torch.Tensor, params, optimizer) -> bool:
-        """One optimizer update, skipped when the loss or the gradient is not finite."""
+    def _backward_and_step(self, loss: torch.Tensor, params, optimizer, scaler) -> str:
+        """One optimizer update: "ok"; "nonfinite" (loss or gradient, update skipped: counts for
+        --max-nonfinite-steps); or, under fp16, "overflow": the loss was finite but the scaled
+        gradient overflowed, so the scaler skipped the update and lowered its scale — its normal
+        way of finding the scale, not a sign of divergence."""
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # clip the true gradient (a no-op without fp16)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip or math.inf)
-        finite = bool(torch.isfinite(loss) & torch.isfinite(grad_norm))  # one host sync per update
-        if finite:
+        loss_ok, grad_ok = torch.stack([torch.isfinite(loss), torch.isfinite(grad_norm)]).tolist()  # one host sync
+        if scaler.is_enabled():
+            if loss_ok and grad_ok:
+                scaler.step(optimizer)
+                scaler.update()
+                return "ok"
+            # Skipped here (not left to the scaler, which misses a norm that overflows while
+            # every element is finite), and the scale backs off as after a scaler skip.
+            scaler.update(scaler.get_scale() * scaler.get_backoff_factor())
+            return "overflow" if loss_ok else "nonfinite"
+        if loss_ok and grad_ok:
             optimizer.step()
-        return finite
+            return "ok"
+        return "nonfinite"
 
     def _share(self, t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         """This rank's part of a tensor made for the global batch (all of it without DDP)."""
@@ -237,15 +259,20 @@ class Trainer:
         with autocast(self.device, self.amp_dtype):
             out = self.ddp_model(x, noise=noise, prior_z=prior_z)
             loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
-        finite = self._backward_and_step(loss, self.model.parameters(), self.opt_g)
-        if finite and self.ema is not None:
+        outcome = self._backward_and_step(loss, self.model.parameters(), self.opt_g, self.scalers["g"])
+        if outcome == "ok" and self.ema is not None:
             self.ema.update_parameters(self.model)
-        if finite and gan_active:
+        if outcome != "nonfinite" and gan_active:
             samples = None if out.prior_logits is None else torch.sigmoid(out.prior_logits)
             with autocast(self.device, self.amp_dtype):
                 d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc, samples)
-            finite = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d)
+            d_outcome = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d,
+                                                self.scalers["d"])
+            outcome = "nonfinite" if d_outcome == "nonfinite" else outcome if outcome != "ok" else d_outcome
             logs.update(d_logs)
+        if outcome == "overflow":
+            self.epoch_counts["scaler_skipped_steps"] = self.epoch_counts.get("scaler_skipped_steps", 0) + 1
+        finite = outcome != "nonfinite"
         logs["lr"] = torch.tensor(self.opt_g.param_groups[0]["lr"])
         with warnings.catch_warnings():  # D idles before disc_start and skipped steps skip an update
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
@@ -271,6 +298,8 @@ class Trainer:
         means = {f"train/{k}": float(all_reduce_mean(torch.as_tensor(v / self.epoch_counts[k], device=self.device)))
                  for k, v in self.epoch_sums.items()}
         means["train/skipped_steps"] = self.epoch_counts.get("skipped_steps", 0)
+        if self.scalers["g"].is_enabled():
+            means["train/scaler_skipped_steps"] = self.epoch_counts.get("scaler_skipped_steps", 0)
         return means
 
     def train_epoch(self) -> dict[str, float]:
@@ -351,7 +380,7 @@ class Trainer:
 
     def fit(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
-        precision = "fp32" if self.amp_dtype is None else "bf16 autocast"
+        precision = {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast + gradient scaling"}[self.amp_dtype]
         self.logger.info(self.data_summary)
         self.logger.info(f"training {self.cfg.arch} VAE (latent {self.cfg.latent} {self.cfg.latent_shape}"
                          f"{', GAN' if self.cfg.use_gan else ''}) on {len(self.train_data)} "
