@@ -5,29 +5,32 @@
   (b) vaegan: `Trainer.train_step` (resident data, precision auto, fused Adam, single backward).
 
 Same model, same loss module, same data (Fashion-MNIST), for the VAE-only config and the full
-VAE + LPIPS + PatchGAN config. Prints images/s, seconds per 60k-image epoch and the ratio (b)/(a),
-then where a vaegan step's time goes.
+VAE + LPIPS + PatchGAN config. The two loops run interleaved, --rounds times each; it prints the
+median images/s with the spread (min-max over rounds), seconds per 60k-image epoch and the ratio
+(b)/(a); then a roofline of a vaegan step: per part (encoder+decoder, LPIPS, D, the rest) its
+FLOPs (torch.utils.flop_counter, forward + backward), time, achieved GFLOP/s and the share of
+this machine's matmul peak measured in the same dtype.
 
-    python bench/train_speed.py [--steps 20] [--data-dir /usr/share/datasets/fashion-mnist]
+    python bench/train_speed.py [--steps 20] [--rounds 3] [--data-dir /usr/share/datasets/fashion-mnist]
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import shutil
-import sys
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vaegan.config import build_config  # noqa: E402
-from vaegan.device import autocast  # noqa: E402
-from vaegan.losses import LPIPS, VAEGANLoss  # noqa: E402
-from vaegan.models import build_model  # noqa: E402
-from vaegan.trainer import Trainer  # noqa: E402
+from vaegan.config import build_config, with_image_spec
+from vaegan.device import autocast
+from vaegan.losses import LPIPS, VAEGANLoss
+from vaegan.models import build_model
+from vaegan.trainer import Trainer
 
 CONFIGS = {
     "vae-only": dict(perceptual_weight=0.0, use_gan=False),
@@ -91,10 +94,10 @@ def vaegan_images_per_s(trainer: Trainer, steps: int, warmup: int) -> float:
     order = torch.randperm(len(trainer.train_data), generator=torch.Generator().manual_seed(0))
     batches = order.split(trainer.cfg.batch_size)
     for i in range(warmup):
-        trainer.train_step(batches[i])
+        trainer.train_step(trainer.train_data.get(batches[i]), len(batches[i]))
     start = time.perf_counter()
-    for i in range(warmup, warmup + steps):
-        trainer.train_step(batches[i])
+    for i in range(warmup, warmup + steps):  # fetching the batch is part of the loop's cost
+        trainer.train_step(trainer.train_data.get(batches[i]), len(batches[i]))
     if trainer.device.type == "cuda":
         torch.cuda.synchronize()
     return steps * trainer.cfg.batch_size / (time.perf_counter() - start)
@@ -110,9 +113,24 @@ def timed(fn, repeat: int = 5) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def breakdown(trainer: Trainer) -> dict[str, float]:
-    """Median seconds of each part of one vaegan step, each timed on its own (forward + backward)."""
-    x = trainer.train_data.images[: trainer.cfg.batch_size]
+def flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: str, dtype) -> float:
+    """This machine's GEMM FLOP/s in `dtype` (2048^2 matrices, median of 5)."""
+    a, b = (torch.randn(2048, 2048, device=device) for _ in range(2))
+    if dtype is not None:
+        a, b = a.to(dtype), b.to(dtype)
+    seconds = timed(lambda: a @ b)
+    return 2 * 2048 ** 3 / seconds
+
+
+def breakdown(trainer: Trainer) -> dict[str, tuple[float, int]]:
+    """(median seconds, FLOPs) of each part of one vaegan step, each run on its own (forward + backward)."""
+    x = trainer.train_data.get(torch.arange(trainer.cfg.batch_size))
     model, loss_fn, dtype, dev = trainer.model, trainer.loss_fn, trainer.amp_dtype, trainer.device
 
     def vae():
@@ -131,10 +149,13 @@ def breakdown(trainer: Trainer) -> dict[str, float]:
         d_loss.backward()
 
     def full_step():
-        trainer.train_step(torch.arange(len(x)))
+        trainer.train_step(x, len(x))
 
-    parts = {"encoder+decoder": timed(vae), "LPIPS": timed(lpips), "discriminator": timed(disc)}
-    parts["optimizers + adaptive weight + rest"] = max(timed(full_step) - sum(parts.values()), 0.0)
+    parts = {name: (timed(fn), flops(fn)) for name, fn in
+             (("encoder+decoder", vae), ("LPIPS", lpips), ("discriminator", disc))}
+    total = (timed(full_step), flops(full_step))
+    parts["optimizers + adaptive weight + rest"] = (max(total[0] - sum(t for t, _ in parts.values()), 0.0),
+                                                    max(total[1] - sum(f for _, f in parts.values()), 0))
     return parts
 
 
@@ -143,31 +164,46 @@ def main() -> None:
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every loop")
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}, "
-          f"threads {torch.get_num_threads()}, torch {torch.__version__}, {args.steps} timed steps each")
+          f"threads {torch.get_num_threads()}, torch {torch.__version__}, {args.steps} timed steps each, "
+          f"{args.rounds} interleaved rounds")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         root = torchvision_root(data_dir, scratch / "tv")
         (scratch / "runs").mkdir()
-        print(f"{'config':<18} {'loop':<26} {'img/s':>8} {'s/60k epoch':>12} {'vs naive':>9}")
+        print(f"{'config':<18} {'loop':<26} {'img/s (median, min-max)':>26} {'s/60k epoch':>12} {'vs naive':>9}")
         for name, overrides in CONFIGS.items():
-            cfg = build_config({**overrides, "dataset": "fashion-mnist", "lpips_backbone": "random"})
-            naive = naive_images_per_s(cfg, root, args.steps, args.warmup)
-            print(f"{name:<18} {'(a) naive, batch 64':<26} {naive:8.0f} {60000 / naive:12.1f} {1.0:8.2f}x",
-                  flush=True)
-            for batch in (64, 128):
-                trainer = vaegan_trainer(overrides, data_dir, batch, scratch / "runs")
-                fast = vaegan_images_per_s(trainer, args.steps, args.warmup)
-                label = f"(b) vaegan, batch {batch}"
-                print(f"{'':<18} {label:<26} {fast:8.0f} {60000 / fast:12.1f} {fast / naive:8.2f}x", flush=True)
-        print("\nwhere a vaegan step goes (full config, batch 128, median of 5, each part timed alone):")
+            cfg = with_image_spec(build_config({**overrides, "dataset": "fashion-mnist", "lpips_backbone": "random"}),
+                                  1, 28)
+            trainers = {batch: vaegan_trainer(overrides, data_dir, batch, scratch / "runs") for batch in (64, 128)}
+            rates: dict[str, list[float]] = {"naive": [], 64: [], 128: []}
+            for _ in range(args.rounds):
+                rates["naive"].append(naive_images_per_s(cfg, root, args.steps, args.warmup))
+                for batch, trainer in trainers.items():
+                    rates[batch].append(vaegan_images_per_s(trainer, args.steps, args.warmup))
+            naive = statistics.median(rates["naive"])
+            for key, label in (("naive", "(a) naive, batch 64"), (64, "(b) vaegan, batch 64"),
+                               (128, "(b) vaegan, batch 128")):
+                med = statistics.median(rates[key])
+                spread = f"{med:7.0f} ({min(rates[key]):.0f}-{max(rates[key]):.0f})"
+                print(f"{name if key == 'naive' else '':<18} {label:<26} {spread:>26} {60000 / med:12.1f} "
+                      f"{med / naive:8.2f}x", flush=True)
+        trainer = trainers[128]
+        peak = matmul_peak(device, trainer.amp_dtype)
+        dtype = "fp32" if trainer.amp_dtype is None else str(trainer.amp_dtype).removeprefix("torch.")
+        print(f"\nroofline of a vaegan step (full config, batch 128, {dtype}; matmul peak here "
+              f"{peak / 1e9:.0f} GFLOP/s in {dtype}; median of 5, each part run alone):")
         parts = breakdown(trainer)
-        total = sum(parts.values())
-        for part, seconds in parts.items():
-            print(f"  {part:<38} {seconds * 1000:8.1f} ms  {100 * seconds / total:5.1f} %")
+        total = sum(t for t, _ in parts.values())
+        print(f"  {'part':<38} {'ms':>8} {'share':>7} {'GFLOP':>8} {'GFLOP/s':>9} {'of peak':>8}")
+        for part, (seconds, count) in parts.items():
+            rate = count / seconds if seconds else 0.0
+            print(f"  {part:<38} {seconds * 1000:8.1f} {100 * seconds / total:6.1f}% {count / 1e9:8.2f} "
+                  f"{rate / 1e9:9.1f} {100 * rate / peak:7.1f}%")
 
 
 if __name__ == "__main__":
