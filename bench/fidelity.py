@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vaegan.visuals.gif import write_png
-from vaegan.visuals.render import SCALE, image_grid, with_caption
+from vaegan.visuals.render import image_grid, tile_px, with_caption
 
 SHOWN = 20  # samples per row of the figure
 
@@ -40,7 +40,7 @@ def figure(root: Path, rows: list[str], components: int, path: Path) -> None:
             if file.is_file():
                 images.append(torch.from_numpy(np.load(file)[:SHOWN, None]))
                 labels.append(f"{row}, {name}")
-    row_height = (28 + 2) * SCALE
+    row_height = tile_px(28)
     array = with_caption(image_grid(torch.cat(images), nrow=SHOWN),
                          "Fashion-MNIST, latent 16: prior samples per benchmark row",
                          [(i * row_height + row_height // 3, label) for i, label in enumerate(labels)], margin=220)

@@ -7,13 +7,11 @@ be no larger than the seed-to-seed gap.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vaegan.config import build_config  # noqa: E402
-from vaegan.trainer import Trainer  # noqa: E402
+from vaegan.config import build_config
+from vaegan.trainer import Trainer
 
 KEYS = ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo")
 

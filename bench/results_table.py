@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vaegan.checkpoint import load_checkpoint  # noqa: E402
-from vaegan.config import Config, load_yaml  # noqa: E402
-from vaegan.data import load_split, resolve_data_dir  # noqa: E402
-from vaegan.visuals.gif import write_png  # noqa: E402
-from vaegan.visuals.render import SCALE, image_grid, with_caption  # noqa: E402
+from vaegan.checkpoint import load_checkpoint
+from vaegan.config import Config, load_yaml
+from vaegan.data import load_split, resolve_data_dir
+from vaegan.visuals.gif import write_png
+from vaegan.visuals.render import image_grid, tile_px, with_caption
 
 SHOWN = 10  # test images / prior samples per row of the figure
 
@@ -66,7 +64,7 @@ def figure(runs: list[Path], path: Path) -> None:
                 rows.append(torch.from_numpy(np.load(run / f"{kind}.npy")[:SHOWN, None]))
                 labels.append(f"{run.name} {kind}")
     grid = image_grid(torch.cat(rows), nrow=SHOWN)
-    row_height = (28 + 2) * SCALE
+    row_height = tile_px(28)
     array = with_caption(grid, "Fashion-MNIST test images, reconstructions (posterior mean), prior samples",
                          [(i * row_height + row_height // 3, label) for i, label in enumerate(labels)], margin=260)
     write_png(path, array)
