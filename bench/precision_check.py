@@ -11,9 +11,10 @@ import tempfile
 from pathlib import Path
 
 from vaegan.config import build_config
+from vaegan.tracked import CURVES
 from vaegan.trainer import Trainer
 
-KEYS = ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo")
+KEYS = CURVES
 
 
 def main() -> None:

@@ -137,3 +137,34 @@ def test_gif_holds_the_last_frame_and_a_resume_drops_stale_frames(idx_dir, tmp_p
     assert not (folder / "frames" / "samples_0007.png").exists()
     assert sorted(p.name for p in (folder / "frames").glob("samples_*.png")) == \
         ["samples_0001.png", "samples_0002.png", "samples_0003.png"]
+
+
+class SummarySink:
+    def __init__(self):
+        self.summary = None
+
+    def log_metrics(self, metrics, step): ...
+    def log_media(self, media, step): ...
+    def log_checkpoints(self, paths, name): ...
+    def close(self): ...
+
+    def set_summary(self, values):
+        self.summary = values
+
+
+def test_the_best_summary_covers_every_tracked_metric_across_a_resume(idx_dir, tmp_path):
+    from vaegan.logger import read_metrics
+    from vaegan.tracked import TRACKED
+
+    tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "1", "--best-metric", "test/rec").fit()
+    trainer = tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "3", "--best-metric", "test/rec", "--resume")
+    sink = SummarySink()
+    trainer.logger.sinks.append(sink)
+    trainer.fit()
+    records = read_metrics(tmp_path / "s" / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    for key, (higher, _) in TRACKED.items():
+        values = [r[key] for r in records if key in r]
+        if values:
+            assert sink.summary[f"best/{key}"] == (max(values) if higher else min(values)), key
+    assert "best/test/rec" in sink.summary

@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import yaml
 
+from .tracked import TRACKED
+
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist", "cifar10", "svhn", "celeba", "folder")
 
 
@@ -153,9 +155,7 @@ class Config:
     wandb_tags: Optional[str] = opt(None, "comma-separated W&B tags")
     run_name: Optional[str] = opt(None, "W&B run name (default: the run folder's name)")
     best_metric: str = opt("test/mse", "test metric that picks checkpoints/best.pt (psnr and ssim: "
-                                       "higher is better, others lower)",
-                           choices=("test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips",
-                                    "test/rec"))
+                                       "higher is better, others lower)", choices=tuple(TRACKED))
     visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)")
 
     def run_dir(self) -> Path:

@@ -10,6 +10,8 @@ from typing import Protocol
 
 from tqdm.auto import tqdm
 
+from .tracked import TRACKED
+
 
 class Sink(Protocol):
     def log_metrics(self, metrics: dict, step: int) -> None: ...
@@ -59,7 +61,7 @@ class RunLogger:
             f.write(json.dumps(metrics) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        keys = ("train/loss", "test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips")
+        keys = ("train/loss", *(k for k in TRACKED if k != "test/rec"))
         shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
         self.info(f"epoch {metrics['epoch']}: {shown}")
         self._to_sinks(metrics, step)

@@ -25,17 +25,17 @@ from .data import load_data, shuffled_batches
 from .device import (autocast, environment_info, memory_format, resolve_device, resolve_precision,
                      rng_state, seed_everything, set_rng_state)
 from .distributed import all_reduce_mean, any_rank, init_distributed
-from .logger import RunLogger, read_metrics
+from .logger import RunLogger
 from .losses import LPIPS, VAEGANLoss
 from .metrics import evaluate
 from .models import build_model, evaluating
 from .optim import make_ema, make_optimizer, make_scheduler
 from .prior import GaussianMixturePrior, posterior_means
 from .signals import GracefulStop, Interrupted
+from .tracked import improves, update_best
 from .wandb_sink import WandbSink
 
 LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
-HIGHER_IS_BETTER = {"test/psnr", "test/ssim"}  # every other tracked metric is better lower
 
 
 class Callback(Protocol):
@@ -84,7 +84,8 @@ class Trainer:
             self.eval_data = self.test_data.subset(pick[:cfg.eval_images].sort().values)
         self._build_networks(perceptual)
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
-        self.epoch, self.step, self.best = 0, 0, None
+        self.epoch, self.step = 0, 0
+        self.best: dict[str, float] = {}  # the best value so far of every tracked metric
         self.batch_in_epoch = 0  # batches of the current epoch already trained
         self.epoch_sums: dict[str, float] = {}
         self.epoch_counts: dict[str, int] = {}
@@ -179,7 +180,8 @@ class Trainer:
             "prior": self.prior.state_dict() if self.prior is not None else None,
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_sums": dict(self.epoch_sums), "epoch_counts": dict(self.epoch_counts),
-            "config": self.cfg.to_dict(), "rng": rng_state(), "best": self.best,
+            "config": self.cfg.to_dict(), "rng": rng_state(), "best": self.best.get(self.cfg.best_metric),
+            "best_values": dict(self.best),
             "wandb_id": self.wandb.id, "run_id": self.run_id,
         }
 
@@ -198,7 +200,9 @@ class Trainer:
             load_weights(self.ema, saved["ema"], self.ckpt_path, "EMA model")
         if saved.get("prior") is not None:
             self.prior = GaussianMixturePrior.from_state_dict(saved["prior"])
-        self.epoch, self.step, self.best = saved["epoch"], saved["step"], saved["best"]
+        self.epoch, self.step = saved["epoch"], saved["step"]
+        # Checkpoints from before best_values existed kept the --best-metric's value alone.
+        self.best = saved.get("best_values") or ({} if saved["best"] is None else {self.cfg.best_metric: saved["best"]})
         self.batch_in_epoch = saved["batch_in_epoch"]
         self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
         set_rng_state(saved["rng"])
@@ -412,12 +416,10 @@ class Trainer:
         return metrics
 
     def _save_epoch(self, metrics: dict) -> None:
-        value = metrics.get(self.cfg.best_metric)
-        higher = self.cfg.best_metric in HIGHER_IS_BETTER
-        improved = value is not None and math.isfinite(value) and (
-            self.best is None or (value > self.best if higher else value < self.best))
+        name = self.cfg.best_metric
+        improved = improves(name, metrics.get(name), self.best.get(name))
+        self.best = update_best(self.best, metrics)
         if improved:
-            self.best = value
             self.save(self.ckpt_path.with_name("best.pt"))
         self.save()
         if self.cfg.keep_checkpoints and self.dist.is_main:
@@ -428,13 +430,7 @@ class Trainer:
     def _finish(self, metrics: dict) -> None:
         if not self.dist.is_main:
             return
-        records = read_metrics(self.run_dir / "metrics.jsonl")
-        summary = dict(metrics)
-        for key in ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo", "test/lpips"):
-            values = [r[key] for r in records if key in r]
-            if values:
-                summary[f"best/{key}"] = max(values) if key in HIGHER_IS_BETTER else min(values)
-        self.logger.set_summary(summary)
+        self.logger.set_summary({**metrics, **{f"best/{k}": v for k, v in self.best.items()}})
         self.logger.log_checkpoints([self.ckpt_path, self.ckpt_path.with_name("best.pt")],
                                     f"model-{self.run_dir.name}")
         self.logger.close()

@@ -9,11 +9,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..tracked import CURVES  # noqa: E402
 from .gif import write_png  # noqa: E402
 from .render import figure_to_array  # noqa: E402
 
 SKIP_TERMS = {"kl_weight"}
-METRICS = ("mse", "psnr", "ssim", "neg_elbo")
+METRICS = tuple(k.split("/", 1)[1] for k in CURVES)
 
 
 def _panel_grid(names: list[str]):

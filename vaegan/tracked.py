@@ -1,0 +1,32 @@
+"""The metrics vaegan tracks across epochs, with their direction: one registry that the config
+(`--best-metric` choices), the trainer (best.pt, the `best/` summary), the console line and the
+plots all read. No torch import: the CLI reads it for `--help`."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+# name -> (higher is better, label)
+TRACKED: dict[str, tuple[bool, str]] = {
+    "test/mse": (False, "MSE"),
+    "test/psnr": (True, "PSNR (dB)"),
+    "test/ssim": (True, "SSIM"),
+    "test/neg_elbo": (False, "-ELBO (nats)"),
+    "test/lpips": (False, "LPIPS"),
+    "test/rec": (False, "reconstruction loss"),
+}
+
+# Drawn as metric curves and compared between runs; lpips and rec are loss terms, drawn with the losses.
+CURVES = ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo")
+
+
+def improves(name: str, value: Optional[float], best: Optional[float]) -> bool:
+    """Whether `value` of metric `name` beats `best` (None: nothing yet)."""
+    if value is None or not math.isfinite(value):
+        return False
+    return best is None or (value > best if TRACKED[name][0] else value < best)
+
+
+def update_best(best: dict[str, float], metrics: dict) -> dict[str, float]:
+    """The best value so far of every tracked metric present in `metrics`."""
+    return {**best, **{k: metrics[k] for k in TRACKED if k in metrics and improves(k, metrics[k], best.get(k))}}
