@@ -10,6 +10,7 @@ from typing import Protocol
 
 from tqdm.auto import tqdm
 
+from .checkpoint import atomic_write
 from .tracked import TRACKED
 
 
@@ -84,9 +85,7 @@ class RunLogger:
             return
         for path, key, last in ((self.metrics_path, "epoch", epoch), (self.steps_path, "step", step)):
             kept = [r for r in read_metrics(path) if r.get(key, 0) <= last]
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            os.replace(tmp, path)
+            atomic_write(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in kept).encode()))
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -21,17 +21,9 @@ class MLPVAE(VAE):
                                      nn.Linear(hidden, 2 * latent))
         self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, pixels))
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         c, h, w = self.image_shape
         return rearrange(self.decoder(z), "b (c h w) -> b c h w", c=c, h=h, w=w)
-
-    @property
-    def last_layer(self) -> torch.Tensor:
-        return self.decoder[-1].weight
 
 
 class ConvVAE(VAE):
@@ -49,13 +41,5 @@ class ConvVAE(VAE):
             nn.Unflatten(1, (64, side, side)),
             nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, image_channels, 4, 2, 1))
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
-
-    @property
-    def last_layer(self) -> torch.Tensor:
-        return self.decoder[-1].weight

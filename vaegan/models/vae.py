@@ -34,12 +34,17 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor |
 
 
 class VAE(nn.Module):
-    """Subclasses define `encode`, `decode`, `latent_dims` and `last_layer`."""
+    """Subclasses define `latent_dims` and `decode`. The defaults below fit a VAE whose `encoder`
+    outputs (mu, logvar) stacked on dim 1 and whose `decoder` is a Sequential (the baselines);
+    the U-Net overrides them."""
 
     latent_dims: tuple[int, ...]
+    encoder: nn.Module
+    decoder: nn.Module
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -47,7 +52,7 @@ class VAE(nn.Module):
     @property
     def last_layer(self) -> torch.Tensor:
         """Weight of the decoder's final layer (for the adaptive GAN weight)."""
-        raise NotImplementedError
+        return self.decoder[-1].weight
 
     def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None,
                 prior_z: torch.Tensor | None = None) -> VAEOutput:
