@@ -57,7 +57,7 @@ def naive_images_per_s(cfg, root: Path, steps: int, warmup: int) -> float:
 
     torch.manual_seed(0)
     model = build_model(cfg)
-    loss_fn = VAEGANLoss(cfg, LPIPS("random") if cfg.perceptual_weight else None)
+    loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if cfg.perceptual_weight else None)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     opt_d = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=cfg.lr) if cfg.use_gan else None
     data = torchvision.datasets.FashionMNIST(str(root), train=True, transform=transforms.ToTensor())

@@ -94,7 +94,7 @@ def test_epoch_metrics_report_the_same_elbo_as_the_likelihood_module(trained, ki
     model = load(root)
     test = load_split(data, "test")
     cfg = Config(image_channels=1, image_size=28, recon_loss=kind, perceptual_weight=0.0)
-    neg_elbo = evaluate(model, VAEGANLoss(cfg), test, 50, "test")["test/neg_elbo"]
+    neg_elbo = evaluate(model, VAEGANLoss.from_config(cfg), test, 50, "test")["test/neg_elbo"]
     torch.manual_seed(0)
     reference = -elbo(model, test.images, kind, samples=100).mean().item()
     assert abs(neg_elbo - reference) < 1.0, (neg_elbo, reference)

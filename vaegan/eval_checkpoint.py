@@ -64,7 +64,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     load_weights(model, inference_weights(saved), Path(args.checkpoint))
     model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
-    metrics = evaluate(model, VAEGANLoss(cfg, perceptual).to(device), test, args.batch_size, "test", progress=True)
+    metrics = evaluate(model, VAEGANLoss.from_config(cfg, perceptual).to(device), test, args.batch_size, "test", progress=True)
     metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
     # The expensive parts by default where they are fast: on a GPU (eval.py --help says so).

@@ -50,7 +50,7 @@ def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int
     out = {f"{prefix}/{k}": (all_reduce_sum(v) / n).item() for k, v in sums.items()}
     out[f"{prefix}/psnr"] = psnr.compute().item()
     out[f"{prefix}/ssim"] = ssim.compute().item()
-    kind = loss_fn.cfg.recon_loss
+    kind = loss_fn.recon_loss
     out[f"{prefix}/neg_elbo"] = (out[f"{prefix}/rec"] + out[f"{prefix}/kl"]
                                  + log_normaliser(kind, split.spec.channels * split.spec.size ** 2))
     return out

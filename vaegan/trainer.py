@@ -127,7 +127,7 @@ class Trainer:
         cfg, device, amp = self.cfg, self.device, self.amp_dtype
         fmt = memory_format(device, amp, has_group_norm=True)
         self.model = build_model(cfg).to(device, memory_format=fmt)
-        self.loss_fn = VAEGANLoss(cfg, perceptual).to(device, memory_format=fmt)
+        self.loss_fn = VAEGANLoss.from_config(cfg, perceptual).to(device, memory_format=fmt)
         if perceptual is not None:
             perceptual.to(memory_format=memory_format(device, amp, has_group_norm=False))
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)

@@ -17,7 +17,7 @@ def test_kl_matches_the_closed_form_of_torch_distributions():
 def setup(**overrides):
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.0, **overrides)
     model = build_model(cfg)
-    return cfg, model, VAEGANLoss(cfg)
+    return cfg, model, VAEGANLoss.from_config(cfg)
 
 
 def test_kl_term_reaches_the_total_loss_and_its_gradient():
@@ -46,7 +46,7 @@ def test_kl_warmup_is_linear():
 def test_perceptual_term_is_weighted_per_pixel_and_backpropagates():
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.5)
     model = build_model(cfg)
-    loss_fn = VAEGANLoss(cfg, LPIPS("random"))
+    loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random"))
     x = torch.rand(3, 1, 28, 28)
     out = model(x)
     loss, logs = loss_fn.generator_loss(x, out, 0, model.last_layer)
@@ -54,7 +54,7 @@ def test_perceptual_term_is_weighted_per_pixel_and_backpropagates():
     # The returned loss's gradient, at perceptual weights 0.5 and 0: they differ by exactly
     # 0.5 x 784 x grad LPIPS, which is not zero (the term reaches the decoder).
     grad_half = torch.autograd.grad(loss, model.last_layer, retain_graph=True)[0]
-    no_lpips = VAEGANLoss(Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2,
+    no_lpips = VAEGANLoss.from_config(Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2,
                                  perceptual_weight=0.0))
     grad_zero = torch.autograd.grad(no_lpips.generator_loss(x, out, 0, model.last_layer)[0], model.last_layer,
                                     retain_graph=True)[0]
@@ -124,7 +124,7 @@ def test_single_backward_gives_the_objectives_gradient(perceptual, samples):
                  gan_samples=samples)
     torch.manual_seed(0)
     model = build_model(cfg)
-    loss_fn = VAEGANLoss(cfg, LPIPS("random") if perceptual else None)
+    loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if perceptual else None)
     x, noise, prior_z = torch.rand(6, 1, 28, 28), torch.randn(6, 4), torch.randn(6, 4) if samples else None
     grads, logs = [], []
     for single in (False, True):

@@ -80,29 +80,43 @@ def vanilla_g_loss(fake: torch.Tensor) -> torch.Tensor:
 
 
 class VAEGANLoss(nn.Module):
-    def __init__(self, cfg: Config, perceptual: Optional[LPIPS] = None):
+    """Built from explicit arguments, like taming's VQLPIPSWithDiscriminator; `from_config` reads
+    them off a Config. The generator and discriminator losses are chosen once, here."""
+
+    def __init__(self, recon_loss: str = "bce", kl_weight: float = 1.0, kl_warmup_steps: int = 0,
+                 perceptual: Optional[LPIPS] = None, perceptual_weight: float = 0.0,
+                 discriminator: Optional[nn.Module] = None, disc_loss: str = "hinge", disc_start: int = 0,
+                 disc_weight: float = 0.5):
         super().__init__()
-        self.cfg = cfg
-        self.perceptual = perceptual
-        self.discriminator = build_discriminator(cfg) if cfg.use_gan else None
-        self._d_loss = hinge_d_loss if cfg.disc_loss == "hinge" else vanilla_d_loss
-        self._g_loss = hinge_g_loss if cfg.disc_loss == "hinge" else vanilla_g_loss
+        self.recon_loss, self.beta, self.kl_warmup_steps = recon_loss, kl_weight, kl_warmup_steps
+        self.perceptual = perceptual if perceptual_weight > 0 else None
+        self.perceptual_weight = perceptual_weight
+        self.discriminator = discriminator
+        self.disc_start, self.disc_weight = disc_start, disc_weight
+        self._d_loss = hinge_d_loss if disc_loss == "hinge" else vanilla_d_loss
+        self._g_loss = hinge_g_loss if disc_loss == "hinge" else vanilla_g_loss
+
+    @classmethod
+    def from_config(cls, cfg: Config, perceptual: Optional[LPIPS] = None) -> "VAEGANLoss":
+        return cls(cfg.recon_loss, cfg.kl_weight, cfg.kl_warmup_steps, perceptual, cfg.perceptual_weight,
+                   build_discriminator(cfg) if cfg.use_gan else None, cfg.disc_loss, cfg.disc_start,
+                   cfg.disc_weight)
 
     def kl_weight(self, step: int) -> float:
-        warm = self.cfg.kl_warmup_steps
-        return self.cfg.kl_weight * (min(1.0, step / warm) if warm else 1.0)
+        warm = self.kl_warmup_steps
+        return self.beta * (min(1.0, step / warm) if warm else 1.0)
 
     def gan_active(self, step: int) -> bool:
-        return self.discriminator is not None and step >= self.cfg.disc_start
+        return self.discriminator is not None and step >= self.disc_start
 
     def terms(self, x: torch.Tensor, out: VAEOutput) -> dict[str, torch.Tensor]:
         """Per-image rec, kl and (if enabled) lpips, in fp32, with gradients."""
         return self._terms(x, out.logits.float(), out)
 
     def _terms(self, x: torch.Tensor, logits: torch.Tensor, out: VAEOutput) -> dict[str, torch.Tensor]:
-        terms = {"rec": rec_per_image(self.cfg.recon_loss, logits, x),
+        terms = {"rec": rec_per_image(self.recon_loss, logits, x),
                  "kl": kl_per_image(out.mu.float(), out.logvar.float())}
-        if self.perceptual is not None and self.cfg.perceptual_weight > 0:
+        if self.perceptual is not None:
             terms["lpips"] = self.perceptual(torch.sigmoid(logits), x)
         return terms
 
@@ -120,7 +134,7 @@ class VAEGANLoss(nn.Module):
         beta = self.kl_weight(step)
         nll = terms["rec"].mean()
         if "lpips" in terms:
-            nll = nll + self.cfg.perceptual_weight * x[0].numel() * terms["lpips"].mean()
+            nll = nll + self.perceptual_weight * x[0].numel() * terms["lpips"].mean()
         kl = terms["kl"].mean()
         loss = nll + beta * kl
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
@@ -146,12 +160,12 @@ class VAEGANLoss(nn.Module):
             if g_samples is not None:
                 gan_parts.append((prior_logits, torch.autograd.grad(g_samples, prior_logits, retain_graph=True)[0]))
             d_weight = adaptive_weight_from_output_grads([(logits, nll_grad)], gan_parts, last_layer)
-            d_weight = d_weight * self.cfg.disc_weight
+            d_weight = d_weight * self.disc_weight
             backward_loss = (logits * (nll_grad + d_weight * gan_grad)).sum() + beta * kl
             if g_samples is not None:
                 backward_loss = backward_loss + d_weight * (prior_logits * gan_parts[1][1]).sum()
         else:
-            d_weight = adaptive_weight(nll, g_total, last_layer) * self.cfg.disc_weight
+            d_weight = adaptive_weight(nll, g_total, last_layer) * self.disc_weight
             backward_loss = loss + d_weight * g_total
         loss = loss + d_weight * g_total
         if g_samples is not None:
