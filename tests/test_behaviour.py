@@ -53,15 +53,15 @@ def test_pixel_metrics_match_a_hand_computation():
     from vaegan.config import Config
     from vaegan.data import ImageSplit
     from vaegan.losses import VAEGANLoss
-    from vaegan.metrics import evaluate
+    from vaegan.metrics import split_metrics
 
     pixels = torch.randint(50, 200, (40, 1, 16, 16), dtype=torch.uint8)  # stays in (0, 1) after the shift
     split = ImageSplit(pixels, torch.zeros(40, dtype=torch.long), ["x"])
     loss_fn = VAEGANLoss.from_config(Config(image_channels=1, image_size=16, perceptual_weight=0.0, recon_loss="mse"))
-    shifted = evaluate(ShiftModel(0.1), loss_fn, split, 16, "test")
+    shifted = split_metrics(ShiftModel(0.1), loss_fn, split, 16, "test")
     assert shifted["test/mse"] == pytest.approx(0.01, rel=1e-4)
     assert shifted["test/psnr"] == pytest.approx(20.0, abs=1e-3)  # 10 log10(1 / 0.01)
-    exact = evaluate(ShiftModel(0.0), loss_fn, split, 16, "test")
+    exact = split_metrics(ShiftModel(0.0), loss_fn, split, 16, "test")
     assert exact["test/mse"] == pytest.approx(0.0, abs=1e-10) and exact["test/ssim"] == pytest.approx(1.0, abs=1e-5)
     assert shifted["test/ssim"] < 1.0
 

@@ -53,7 +53,7 @@ def test_baselines_train_on_the_same_harness(idx_dir, tmp_path, arch):
     (cfg,) = parse_train_args(["--arch", arch, "--latent", "2", "--perceptual-weight", "0", "--epochs", "1",
                                "--data-dir", str(idx_dir), "--out", str(tmp_path / arch), *TINY])
     trainer = Trainer(cfg)
-    before = trainer.evaluate()["test/neg_elbo"]
+    before = trainer.eval_metrics()["test/neg_elbo"]
     metrics = trainer.fit()
     assert metrics["epoch"] == 1 and metrics["test/neg_elbo"] < before - 10, (before, metrics["test/neg_elbo"])
 
@@ -87,7 +87,7 @@ def test_short_real_fashion_mnist_run_beats_its_initialisation(tmp_path):
                                "--limit-test", "500", "--epochs", "2", "--perceptual-weight", "0",
                                "--lr", "2e-3", "--out", str(tmp_path / "fm"), *TINY])
     trainer = Trainer(cfg)
-    before = trainer.evaluate()["test/mse"]
+    before = trainer.eval_metrics()["test/mse"]
     after = trainer.fit()["test/mse"]
     # Predicting the training set's mean image scores about what half the initial MSE is; a model
     # that learned anything per image must beat it by a clear margin.
@@ -193,7 +193,7 @@ def test_under_bf16_every_network_of_the_step_runs_in_bf16_and_every_loss_in_fp3
 
 
 def test_eval_every_and_eval_images_control_the_evaluation_cost(idx_dir, tmp_path):
-    from vaegan.metrics import evaluate
+    from vaegan.metrics import split_metrics
 
     (cfg,) = parse_train_args(["--latent", "2", "--data-dir", str(idx_dir), "--out", str(tmp_path / "r"), "--epochs", "3",
                                "--eval-every", "2", "--eval-images", "8", "--no-visuals", "--perceptual-weight", "0",
@@ -203,6 +203,6 @@ def test_eval_every_and_eval_images_control_the_evaluation_cost(idx_dir, tmp_pat
     records = read_metrics(tmp_path / "r" / "metrics.jsonl")
     assert [("test/mse" in r, "time/eval_s" in r) for r in records] == [(False, False), (True, True), (True, True)]
     assert len(trainer.eval_data) == 8 and len(trainer.test_data) == 32
-    again = evaluate(trainer.eval_model, trainer.loss_fn, trainer.eval_data, 32, "test", trainer.amp_dtype)
+    again = split_metrics(trainer.eval_model, trainer.loss_fn, trainer.eval_data, 32, "test", trainer.amp_dtype)
     assert again["test/mse"] == pytest.approx(last["test/mse"], rel=1e-5)
     assert torch.load(tmp_path / "r" / "checkpoints" / "best.pt", weights_only=False)["epoch"] in (2, 3)

@@ -17,7 +17,7 @@ from .device import resolve_device
 from .fidelity import domain_classifier, fidelity_metrics, inception_fid
 from .likelihood import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
-from .metrics import evaluate
+from .metrics import split_metrics
 from .models import build_model
 from .prior import GaussianMixturePrior, posterior_means, sample_latents
 
@@ -64,7 +64,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     load_weights(model, inference_weights(saved), Path(args.checkpoint))
     model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
-    metrics = evaluate(model, VAEGANLoss.from_config(cfg, perceptual).to(device), test, args.batch_size, "test", progress=True)
+    metrics = split_metrics(model, VAEGANLoss.from_config(cfg, perceptual).to(device), test, args.batch_size, "test", progress=True)
     metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
     # The expensive parts by default where they are fast: on a GPU (eval.py --help says so).

@@ -22,7 +22,7 @@ EVAL_SEED = 1234
 
 
 @torch.no_grad()
-def evaluate(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int,
+def split_metrics(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size: int,
              prefix: str, amp_dtype: torch.dtype | None = None, progress: bool = False) -> dict[str, float]:
     """`progress`: a progress bar over the batches (rank 0 of a run, eval.py)."""
     device = split.device

@@ -27,7 +27,7 @@ from .device import (autocast, environment_info, memory_format, resolve_device, 
 from .distributed import all_reduce_mean, any_rank, init_distributed
 from .logger import RunLogger
 from .losses import LPIPS, VAEGANLoss
-from .metrics import evaluate
+from .metrics import split_metrics
 from .models import build_model, evaluating
 from .optim import make_ema, make_optimizer, make_scheduler
 from .prior import GaussianMixturePrior, posterior_means
@@ -142,18 +142,20 @@ class Trainer:
         # The EMA copy is what evaluation, the GIFs, best.pt and eval.py see.
         self.ema = make_ema(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.eval_model = self.ema.module if self.ema is not None else self.model
-        self.ddp_model, self.ddp_disc = self.model, self.loss_fn.discriminator
+        # What the training step calls (DDP-wrapped and/or compiled, or the module itself);
+        # self.model / self.loss_fn.discriminator stay the plain modules (state dicts, EMA).
+        self.step_model, self.step_disc = self.model, self.loss_fn.discriminator
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [device.index] if device.type == "cuda" else None
-            self.ddp_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
+            self.step_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
             if cfg.use_gan:
-                self.ddp_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
+                self.step_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
         if cfg.compile:
-            self.ddp_model = torch.compile(self.ddp_model)
-            if self.ddp_disc is not None:
-                self.ddp_disc = torch.compile(self.ddp_disc)
+            self.step_model = torch.compile(self.step_model)
+            if self.step_disc is not None:
+                self.step_disc = torch.compile(self.step_disc)
             if perceptual is not None:
                 perceptual.net = torch.compile(perceptual.net)
 
@@ -261,7 +263,7 @@ class Trainer:
         # The loss under the same autocast: its networks (LPIPS's VGG, the pass through D) run in
         # the autocast dtype, its maths casts to fp32 itself (tested by dtype).
         with autocast(self.device, self.amp_dtype):
-            out = self.ddp_model(x, noise=noise, prior_z=prior_z)
+            out = self.step_model(x, noise=noise, prior_z=prior_z)
             loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
         outcome = self._backward_and_step(loss, self.model.parameters(), self.opt_g, self.scalers["g"])
         if outcome == "ok" and self.ema is not None:
@@ -269,7 +271,7 @@ class Trainer:
         if outcome != "nonfinite" and gan_active:
             samples = None if out.prior_logits is None else torch.sigmoid(out.prior_logits)
             with autocast(self.device, self.amp_dtype):
-                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.ddp_disc, samples)
+                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.step_disc, samples)
             d_outcome = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d,
                                                 self.scalers["d"])
             outcome = "nonfinite" if d_outcome == "nonfinite" else outcome if outcome != "ok" else d_outcome
@@ -363,12 +365,12 @@ class Trainer:
         raise Interrupted(f"stopped by signal {signum} at epoch {self.epoch + 1}, step {self.step}; "
                           f"saved {self.ckpt_path}. Resume with the same command plus --resume", signum)
 
-    def evaluate(self) -> dict[str, float]:
+    def eval_metrics(self) -> dict[str, float]:
         bs, model, rank, world = self.cfg.eval_batch_size, self.eval_model, self.dist.rank, self.dist.world
         shown = self.dist.is_main
-        metrics = evaluate(model, self.loss_fn, self.eval_data.shard(rank, world), bs, "test", self.amp_dtype, shown)
+        metrics = split_metrics(model, self.loss_fn, self.eval_data.shard(rank, world), bs, "test", self.amp_dtype, shown)
         if self.train_eval_data is not None:
-            metrics.update(evaluate(model, self.loss_fn, self.train_eval_data.shard(rank, world), bs,
+            metrics.update(split_metrics(model, self.loss_fn, self.train_eval_data.shard(rank, world), bs,
                                     "train_eval", self.amp_dtype, shown))
         return metrics
 
@@ -400,7 +402,7 @@ class Trainer:
                 metrics = {"epoch": self.epoch, "step": self.step, **train_metrics}
                 if self.epoch % self.cfg.eval_every == 0 or self.epoch == self.cfg.epochs:
                     eval_start = time.perf_counter()
-                    metrics.update(self.evaluate())
+                    metrics.update(self.eval_metrics())
                     metrics["time/eval_s"] = time.perf_counter() - eval_start
                 self.fit_prior()
                 metrics["time/epoch_s"] = time.perf_counter() - start
