@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaegan.visuals.gif import write_png
-from vaegan.visuals.render import image_grid, tile_px, with_caption
+from vaegan.visuals.draw import image_grid, tile_px, with_caption, write_png
 
 SHOWN = 20  # samples per row of the figure
 

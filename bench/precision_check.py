@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from pathlib import Path
 
 from vaegan.config import build_config
 from vaegan.tracked import CURVES

@@ -15,8 +15,7 @@ import torch
 from vaegan.checkpoint import load_checkpoint
 from vaegan.config import Config, load_yaml
 from vaegan.data import load_split, resolve_data_dir
-from vaegan.visuals.gif import write_png
-from vaegan.visuals.render import image_grid, tile_px, with_caption
+from vaegan.visuals.draw import image_grid, tile_px, with_caption, write_png
 
 SHOWN = 10  # test images / prior samples per row of the figure
 

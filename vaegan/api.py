@@ -21,7 +21,7 @@ import torch
 from .checkpoint import LEGACY, inference_weights, load_checkpoint, load_weights
 from .config import Config, ConfigError, build_config
 from .device import resolve_device
-from .models import VAE, build_model
+from .models import VAE, build_model, lerp_latents
 from .prior import GaussianMixturePrior
 
 EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors")
@@ -69,8 +69,7 @@ class TrainedVAE:
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int = 8) -> torch.Tensor:
         """Decodes along the straight line between the posterior means of images a and b ([C, H, W])."""
         za, zb = self.encode(torch.stack([a, b]))
-        t = torch.linspace(0, 1, steps, device=za.device).view(-1, *[1] * za.dim())
-        return self.decode(za + t * (zb - za))
+        return self.decode(lerp_latents(za, zb, steps))
 
 
 def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:

@@ -7,7 +7,6 @@ run fitted one, `prior.safetensors` (the Gaussian mixture prior). `vaegan.load(D
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Optional, Sequence, Union

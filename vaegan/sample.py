@@ -96,8 +96,7 @@ def traversal(model, dims: int, steps: int, sweep: float) -> torch.Tensor:
 
 def run(args: argparse.Namespace) -> Path:
     from .api import load
-    from .visuals.gif import write_png
-    from .visuals.render import image_grid
+    from .visuals.draw import image_grid, write_png
 
     model = load(args.model, args.device)
     channels, size = model.config.image_channels, model.config.image_size

@@ -5,9 +5,9 @@ from ..config import Config
 from .baselines import ConvVAE, MLPVAE
 from .discriminator import PatchDiscriminator
 from .unet_vae import UNetVAE
-from .vae import VAE, VAEOutput, evaluating, reparameterize
+from .vae import VAE, VAEOutput, evaluating, lerp_latents, reparameterize
 
-__all__ = ["VAE", "VAEOutput", "evaluating", "reparameterize", "UNetVAE", "MLPVAE", "ConvVAE", "PatchDiscriminator",
+__all__ = ["VAE", "VAEOutput", "evaluating", "lerp_latents", "reparameterize", "UNetVAE", "MLPVAE", "ConvVAE", "PatchDiscriminator",
            "build_model", "build_discriminator"]
 
 

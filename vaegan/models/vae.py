@@ -75,6 +75,12 @@ class VAE(nn.Module):
         return torch.randn((n, *self.latent_dims), generator=generator).to(device)
 
 
+def lerp_latents(za: torch.Tensor, zb: torch.Tensor, steps: int) -> torch.Tensor:
+    """`steps` points on the straight line from za to zb, both ends included: [steps, *za.shape]."""
+    t = torch.linspace(0, 1, steps, device=za.device).view(-1, *[1] * za.dim())
+    return za + t * (zb - za)
+
+
 @contextmanager
 def evaluating(model: nn.Module) -> Iterator[nn.Module]:
     """`model` in eval mode inside the block, back in its previous mode after it."""

@@ -19,10 +19,9 @@ from ..config import Config, ConfigError
 from ..logger import read_metrics
 from ..models import evaluating
 from ..prior import posterior_means
-from .gif import read_png, write_gif, write_png
-from .plots import plot_losses, plot_metrics
+from .draw import (image_grid, latent_scatter, plot_losses, plot_metrics, read_png, tile_px, with_caption,
+                   write_gif, write_png)
 from .projection import nice_limit, project
-from .render import image_grid, latent_scatter, tile_px, with_caption
 
 LATENT_IMAGES = 2000
 NUM_SAMPLES = 40
@@ -106,7 +105,7 @@ class EvolutionAssets:
                                   "media/latent": self.frames / f"latent_{epoch:04d}.png"}, trainer.step)
 
     def on_fit_end(self, trainer) -> None:
-        from .figures import interpolation_strip, manifold_grid
+        from .draw import interpolation_strip, manifold_grid
 
         interpolation_strip(trainer.eval_model, self.recon_x, self.folder / "interpolation.png", self.tag)
         if trainer.model.latent_dims == (2,):
