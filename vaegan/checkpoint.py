@@ -73,3 +73,24 @@ def inference_weights(saved: dict) -> dict:
     if not ema:
         return saved["model"]
     return {k.removeprefix("module."): v for k, v in ema.items() if k.startswith("module.")}
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before anything is written if `folder` cannot be created or written."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write the run folder {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write the run folder {folder}: no write permission in {existing}")
+
+
+def check_run_dir(run_dir: Path, ckpt_path: Path, resume: str) -> None:
+    """--resume yes needs a checkpoint; a new run never overwrites one; the folder must be writable."""
+    if resume == "yes" and not ckpt_path.is_file():
+        raise ConfigError(f"--resume: no checkpoint at {ckpt_path}")
+    if resume == "no" and ckpt_path.is_file():
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume (or --resume auto) to "
+                          f"continue it or --out DIR to start a new one")
+    check_writable(run_dir)

@@ -68,3 +68,13 @@ def any_rank(flag: bool, device: torch.device) -> bool:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def wrap_for_step(module: torch.nn.Module, dist_info: Dist, device: torch.device, compile: bool) -> torch.nn.Module:
+    """What the training step calls: DDP under torchrun (GroupNorm only, so no buffers to sync),
+    then torch.compile with --compile; the module itself otherwise."""
+    if dist_info.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        module = DDP(module, device_ids=[device.index] if device.type == "cuda" else None)
+    return torch.compile(module) if compile else module

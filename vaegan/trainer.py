@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import signal
 import time
 import uuid
@@ -19,12 +18,12 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
 from .data import load_data, shuffled_batches
 from .device import (autocast, environment_info, memory_format, resolve_device, resolve_precision,
                      rng_state, seed_everything, set_rng_state)
-from .distributed import all_reduce_mean, any_rank, init_distributed
+from .distributed import all_reduce_mean, any_rank, init_distributed, wrap_for_step
 from .logger import RunLogger
 from .losses import LPIPS, VAEGANLoss
 from .metrics import split_metrics
@@ -43,17 +42,6 @@ class Callback(Protocol):
     def on_fit_start(self, trainer: "Trainer") -> None: ...
     def on_epoch_end(self, trainer: "Trainer", metrics: dict) -> None: ...
     def on_fit_end(self, trainer: "Trainer") -> None: ...
-
-
-def check_writable(folder: Path) -> None:
-    """Fail before anything is written if `folder` cannot be created or written."""
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"cannot write the run folder {folder}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write the run folder {folder}: no write permission in {existing}")
 
 
 class Trainer:
@@ -144,28 +132,14 @@ class Trainer:
         self.eval_model = self.ema.module if self.ema is not None else self.model
         # What the training step calls (DDP-wrapped and/or compiled, or the module itself);
         # self.model / self.loss_fn.discriminator stay the plain modules (state dicts, EMA).
-        self.step_model, self.step_disc = self.model, self.loss_fn.discriminator
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [device.index] if device.type == "cuda" else None
-            self.step_model = DDP(self.model, device_ids=ids)  # GroupNorm only: no buffers to sync
-            if cfg.use_gan:
-                self.step_disc = DDP(self.loss_fn.discriminator, device_ids=ids)
-        if cfg.compile:
-            self.step_model = torch.compile(self.step_model)
-            if self.step_disc is not None:
-                self.step_disc = torch.compile(self.step_disc)
-            if perceptual is not None:
-                perceptual.net = torch.compile(perceptual.net)
+        self.step_model = wrap_for_step(self.model, self.dist, device, cfg.compile)
+        self.step_disc = (wrap_for_step(self.loss_fn.discriminator, self.dist, device, cfg.compile)
+                          if cfg.use_gan else None)
+        if cfg.compile and perceptual is not None:
+            perceptual.net = torch.compile(perceptual.net)
 
     def _check_run_dir(self, cfg: Config) -> None:
-        if cfg.resume == "yes" and not self.ckpt_path.is_file():
-            raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
-        if cfg.resume == "no" and self.ckpt_path.is_file():
-            raise ConfigError(f"{self.run_dir} already holds a run; pass --resume (or --resume auto) to "
-                              f"continue it or --out DIR to start a new one")
-        check_writable(self.run_dir)
+        check_run_dir(self.run_dir, self.ckpt_path, cfg.resume)
         if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
