@@ -15,7 +15,7 @@ from .config import ConfigError, build_config
 from .data import load_data
 from .device import resolve_device
 from .fidelity import domain_classifier, fidelity_metrics, inception_fid
-from .likelihood import LIKELIHOODS, importance_weighted_bound
+from .metrics import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import split_metrics
 from .models import build_model

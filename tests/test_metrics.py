@@ -8,7 +8,7 @@ from tests.conftest import TINY
 from vaegan.cli import train_main
 from vaegan.config import Config
 from vaegan.evaluate import main as eval_main
-from vaegan.likelihood import elbo, importance_weighted_bound, log_px_given_z
+from vaegan.metrics import elbo, importance_weighted_bound, log_px_given_z
 from vaegan.models import build_model
 
 
@@ -119,7 +119,7 @@ class PriorPosteriorModel(torch.nn.Module):
 
 @pytest.mark.parametrize("kind", ["bce", "mse", "l1"])
 def test_iw_bound_equals_the_elbo_exactly_when_the_weights_are_constant(kind):
-    from vaegan.likelihood import log_px_given_z
+    from vaegan.metrics import log_px_given_z
 
     torch.manual_seed(0)
     x = torch.rand(4, 1, 6, 6)
