@@ -1,6 +1,6 @@
 
 from tests.conftest import TINY
-from tests.wandb_records import history_keys, read_records
+from tests.wandb_records import history_keys, read_records, summary_keys
 from vaegan.cli import parse_train_args
 from vaegan.logger import read_metrics
 from vaegan.trainer import train
@@ -32,6 +32,11 @@ def test_offline_run_holds_metrics_images_and_gifs(idx_dir, tmp_path):
     assert {"latent", "use_gan", "env"} <= config_keys
     log = (tmp_path / "run" / "log.txt").read_text()
     assert "could not" not in log
+    # The summary holds the final metrics and the best values; the checkpoints are a model artifact.
+    assert {"test/mse", "best/test/mse", "best/test/psnr", "best/test/rec"} <= summary_keys(run_file)
+    artifacts = [r.artifact for r in read_records(run_file) if r.WhichOneof("record_type") == "artifact"]
+    assert [(a.type, a.name) for a in artifacts] == [("model", "model-run")]
+    assert {"last.pt", "best.pt"} <= {entry.path for a in artifacts for entry in a.manifest.contents}
 
 
 def test_disabled_creates_nothing(idx_dir, tmp_path):
