@@ -94,7 +94,7 @@ def split_metrics(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size
                 z = reparameterize(mu, logvar)
                 sampled = VAEOutput(model.decode(z), mu, logvar, z)
                 recon = model.decode_images(mu)
-            terms = loss_fn.terms(x, sampled)
+                terms = loss_fn.terms(x, sampled)  # LPIPS's VGG in the autocast dtype, its maths in fp32
             terms["mse"] = (recon - x).pow(2).flatten(1).mean(1)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v.sum()
