@@ -23,9 +23,10 @@ def data_256(tmp_path):
 
 
 def args_for(data, out, epochs, *extra):
+    """data: an IDX folder, or None when `extra` names the data itself."""
+    source = ["--data-dir", str(data)] if data is not None else []
     return ["--latent", "4", "--use_gan", "--perceptual-weight", "0", "--no-visuals", "--deterministic",
-            "--data-dir", str(data), "--out", str(out), "--epochs", str(epochs), "--eval-train-images", "0",
-            *TINY, *extra]
+            *source, "--out", str(out), "--epochs", str(epochs), "--eval-train-images", "0", *TINY, *extra]
 
 
 def fit(*args):
@@ -240,3 +241,21 @@ def test_a_scaler_overflow_is_not_a_nonfinite_step(idx_dir, tmp_path):
                                          trainer.scalers["g"])
     assert outcome == "overflow" and torch.equal(param.detach(), before)
     assert trainer.scalers["g"].get_scale() < 65536.0  # the scaler backed off
+
+
+def test_a_streamed_image_folder_resumes_bitwise_like_resident_data(tmp_path):
+    """Data streamed from disk (--data-memory-mb 0) mid-epoch resume == uninterrupted == resident."""
+    from tests.data.test_folder import image_folder
+
+    folder = image_folder(tmp_path / "imgs", classes=("a", "b", "c", "d"), per_class=12, size=(28, 28), mode="L")
+    common = ["--dataset", "folder", "--data-dir", str(folder), "--workers", "1", "--val-fraction", "0.25"]
+    streamed = (*common, "--data-memory-mb", "0")
+    fit(*args_for(None, tmp_path / "straight", 2), *streamed)
+    (cfg,) = parse_train_args([*args_for(None, tmp_path / "split", 2), *streamed])
+    with pytest.raises(Interrupted):
+        Trainer(cfg, [StopAfterFirstEpoch()]).fit()
+    fit(*args_for(None, tmp_path / "split", 2), "--resume", *streamed)
+    assert_same_weights(tmp_path / "straight", tmp_path / "split")
+    fit(*args_for(None, tmp_path / "resident", 2), *common)
+    assert_same_weights(tmp_path / "straight", tmp_path / "resident")
+    assert "streamed from disk" in (tmp_path / "split" / "log.txt").read_text()

@@ -141,9 +141,11 @@ class ImageSplit:
 
     def _stream_loader(self) -> DataLoader:
         if self._loader is None:
+            # Its own generator: a DataLoader otherwise draws a worker seed from the global RNG
+            # at every pass, which would shift the training noise after a mid-epoch resume.
             self._loader = DataLoader(self.pixels, batch_sampler=_Batches(), num_workers=self.workers,
-                                      pin_memory=self.device.type == "cuda",
-                                      persistent_workers=self.workers > 0)
+                                      pin_memory=self.device.type == "cuda", persistent_workers=self.workers > 0,
+                                      generator=torch.Generator().manual_seed(0))
         return self._loader
 
 
