@@ -1,4 +1,4 @@
-"""vaegan: a U-Net VAE-GAN training system for MNIST-like images."""
+"""vaegan: a U-Net VAE-GAN training system for images: digits, torchvision datasets, your own folders."""
 __version__ = "0.1.0"
 
 

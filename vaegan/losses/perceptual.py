@@ -1,4 +1,4 @@
-"""LPIPS (VGG) for 1-channel 28x28 images, frozen, always in eval mode, and differentiable.
+"""LPIPS (VGG) for gray or RGB images of any size >= 28 px, frozen, always in eval mode, and differentiable.
 
 The `lpips` package supplies the scaling layer, the VGG16 slices and its trained linear heads.
 The VGG backbone weights come from exactly one of three places, never silently:
