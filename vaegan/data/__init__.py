@@ -80,7 +80,7 @@ def _load_tensor_set(cfg: Config) -> tuple[ImageSplit, ImageSplit]:
             pixels = pixels.transpose(1, 2).unsqueeze(1)
         elif pixels.shape[-1] == 3:  # CIFAR: [N, H, W, C]
             pixels = pixels.permute(0, 3, 1, 2)
-        labels = torch.as_tensor(getattr(ds, "targets", None) if hasattr(ds, "targets") else ds.labels).long()
+        labels = torch.as_tensor(ds.targets if hasattr(ds, "targets") else ds.labels).long()  # SVHN: .labels
         classes = list(getattr(ds, "classes", [])) or [str(c) for c in range(int(labels.max()) + 1)]
         splits.append(ImageSplit(pixels[:limit].contiguous(), labels[:limit], classes))
     return splits[0], splits[1]
