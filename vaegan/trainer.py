@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import signal
 import time
 import uuid
@@ -255,7 +256,7 @@ class Trainer:
         finite = outcome != "nonfinite"
         logs["lr"] = torch.tensor(self.opt_g.param_groups[0]["lr"])
         with warnings.catch_warnings():  # D idles before disc_start and skipped steps skip an update
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
             for scheduler in self.schedulers:  # the schedule is a function of the global step
                 scheduler.step()
         self.step += 1
