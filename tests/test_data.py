@@ -88,10 +88,23 @@ def test_failed_download_is_one_line_and_leaves_no_partial_data(tmp_path, monkey
     with pytest.raises(DataError, match="could not download mnist") as err:
         resolve_data_dir(Config(dataset="mnist"), download_root=tmp_path / "data")
     assert "\n" not in str(err.value)
-    assert list((tmp_path / "data").iterdir()) == []
+    assert not (tmp_path / "data").exists() and list(tmp_path.iterdir()) == []  # not even an empty folder
 
 
 def test_fashion_mnist_is_found_in_the_debian_folder(monkeypatch, tmp_path):
     folder = make_idx_folder(tmp_path / "debian")
     monkeypatch.setattr("vaegan.data.idx.DEBIAN_FASHION_MNIST", folder)
     assert resolve_data_dir(Config(dataset="fashion-mnist"), download_root=tmp_path / "none") == folder
+
+
+def test_a_completed_download_is_moved_into_place(monkeypatch, tmp_path):
+    import torchvision
+
+    class GoodMNIST:
+        def __init__(self, root, train=True, download=False):
+            make_idx_folder(Path(root) / "MNIST" / "raw")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", GoodMNIST)
+    folder = resolve_data_dir(Config(dataset="mnist"), download_root=tmp_path / "data")
+    assert folder == tmp_path / "data" / "MNIST" / "raw" and len(load_split(folder, "train")) == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # the scratch folder is gone

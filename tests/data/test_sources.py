@@ -47,8 +47,10 @@ def test_emnist_is_stored_transposed(monkeypatch):
     assert spec.channels == 1 and torch.equal(train.pixels[1, 0], FakeEMNIST("x").data[1].T)
 
 
-def test_an_offline_download_is_one_line(monkeypatch):
+def test_an_offline_download_is_one_line_and_leaves_nothing(monkeypatch, tmp_path):
     monkeypatch.setattr("torchvision.datasets.SVHN", Offline)
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(DataError, match="could not load svhn") as info:
         load_data(build_config({"dataset": "svhn"}))
     assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no data/ folder, no scratch folder

@@ -15,7 +15,7 @@ import torchvision.transforms.v2.functional as TF
 
 from ..config import Config
 from .folder import FolderScan, check_sizes, decode_all, native_size, scan, split_folders
-from .idx import CLASS_NAMES, TORCHVISION_CLASS, load_idx_data, load_split, read_idx, resolve_data_dir
+from .idx import CLASS_NAMES, TORCHVISION_CLASS, download_into, load_idx_data, load_split, read_idx, resolve_data_dir
 from .split import DataError, FileImages, ImageSpec, ImageSplit, fit_tensor, shuffled_batches
 
 __all__ = ["DataError", "ImageSpec", "ImageSplit", "load_data", "load_split", "read_idx", "resolve_data_dir",
@@ -70,7 +70,7 @@ def _load_tensor_set(cfg: Config) -> tuple[ImageSplit, ImageSplit]:
     for split, limit in (("train", cfg.limit_train), ("test", cfg.limit_test)):
         chosen = {"train": split == "train"} if how == "train" else {"split": split}
         try:
-            ds = getattr(torchvision.datasets, name)(str(root), download=True, **extra, **chosen)
+            ds = _torchvision_set(getattr(torchvision.datasets, name), root, **extra, **chosen)
         except Exception as e:  # offline, a torn download, a full disk: all mean "no data"
             reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
             raise DataError(f"could not load {cfg.dataset} into {root} ({reason}); download it on a machine "
@@ -86,6 +86,16 @@ def _load_tensor_set(cfg: Config) -> tuple[ImageSplit, ImageSplit]:
     return splits[0], splits[1]
 
 
+def _torchvision_set(cls, root: Path, **kwargs):
+    """The dataset from `root` if it is there and intact, else downloaded (download_into)."""
+    try:
+        return cls(str(root), download=False, **kwargs)
+    except Exception:  # not there yet, or torn: download it
+        pass
+    download_into(root, lambda folder: cls(folder, download=True, **kwargs))
+    return cls(str(root), download=False, **kwargs)
+
+
 def _celeba_files(cfg: Config) -> tuple[list[Path], list[Path]]:
     import torchvision
 
@@ -93,7 +103,7 @@ def _celeba_files(cfg: Config) -> tuple[list[Path], list[Path]]:
     files = []
     for split in ("train", "test"):
         try:
-            ds = torchvision.datasets.CelebA(str(root), split=split, target_type=[], download=True)
+            ds = _torchvision_set(torchvision.datasets.CelebA, root, split=split, target_type=[])
         except Exception as e:
             reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
             raise DataError(f"could not load celeba into {root} ({reason}); its Google Drive download often "

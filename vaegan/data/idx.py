@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -93,25 +93,39 @@ def load_split(folder: Path, split: str, limit: Optional[int] = None,
     return ImageSplit(images.unsqueeze(1), labels.long(), names)
 
 
+def download_into(root: Path, fetch: Callable[[str], object]) -> None:
+    """`fetch(folder)` downloads into a scratch folder beside `root`; its contents are moved into
+    `root` only when it returns, so a failed download leaves nothing behind (not even `root`)."""
+    parent = root.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent, prefix=".download-") as scratch:
+        fetch(scratch)
+        root.mkdir(parents=True, exist_ok=True)
+        for item in Path(scratch).iterdir():
+            target = root / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            shutil.move(str(item), str(target))
+
+
 def _download(dataset: str, root: Path) -> Path:
-    """torchvision's download into a scratch folder, moved into place only when complete."""
+    """torchvision's download, moved into place only when complete."""
     import torchvision
 
     name = TORCHVISION_CLASS[dataset]
     cls = getattr(torchvision.datasets, name)
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
-        try:
-            cls(scratch, train=True, download=True)
-            cls(scratch, train=False, download=True)
-        except Exception as e:  # network errors come in many types; any of them means "no data"
-            reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
-            raise DataError(f"could not download {dataset} ({reason}); put its IDX files in a folder "
-                            f"and pass --data-dir DIR") from None
-        final = root / name
-        shutil.rmtree(final, ignore_errors=True)
-        shutil.move(str(Path(scratch) / name), str(final))
-    return final / "raw"
+
+    def fetch(folder: str) -> None:
+        cls(folder, train=True, download=True)
+        cls(folder, train=False, download=True)
+
+    try:
+        download_into(root, fetch)
+    except Exception as e:  # network errors come in many types; any of them means "no data"
+        reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
+        raise DataError(f"could not download {dataset} ({reason}); put its IDX files in a folder "
+                        f"and pass --data-dir DIR") from None
+    return root / name / "raw"
 
 
 def resolve_data_dir(cfg: Config, download_root: Path = Path("data")) -> Path:
