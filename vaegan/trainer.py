@@ -36,6 +36,7 @@ from .tracked import improves, update_best
 from .wandb_sink import WandbSink
 
 LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
+OUTCOMES = ("ok", "overflow", "nonfinite")  # of one optimizer update (_backward_and_step), best first
 
 
 class Callback(Protocol):
@@ -65,12 +66,16 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
         # Fixed subsets, made once (a streamed split keeps its loader's workers between epochs).
-        self.train_eval_data = self.train_data.head(cfg.eval_train_images) if cfg.eval_train_images else None
+        # Evaluation splits are this rank's shard (all of it in one process).
+        rank, world = self.dist.rank, self.dist.world
+        self.train_eval_data = (self.train_data.head(cfg.eval_train_images).shard(rank, world)
+                                if cfg.eval_train_images else None)
         self.prior_fit_data = self.train_data.head(cfg.prior_fit_images)
         self.eval_data = self.test_data
         if cfg.eval_images and cfg.eval_images < len(self.test_data):
             pick = torch.randperm(len(self.test_data), generator=torch.Generator().manual_seed(cfg.seed))
             self.eval_data = self.test_data.subset(pick[:cfg.eval_images].sort().values)
+        self.eval_data = self.eval_data.shard(rank, world)
         self._build_networks(perceptual)
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step = 0, 0
@@ -249,7 +254,7 @@ class Trainer:
                 d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.step_disc, samples)
             d_outcome = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d,
                                                 self.scalers["d"])
-            outcome = "nonfinite" if d_outcome == "nonfinite" else outcome if outcome != "ok" else d_outcome
+            outcome = max(outcome, d_outcome, key=OUTCOMES.index)  # the worse of the two updates
             logs.update(d_logs)
         if outcome == "overflow":
             self.epoch_counts["scaler_skipped_steps"] = self.epoch_counts.get("scaler_skipped_steps", 0) + 1
@@ -341,12 +346,11 @@ class Trainer:
                           f"saved {self.ckpt_path}. Resume with the same command plus --resume", signum)
 
     def eval_metrics(self) -> dict[str, float]:
-        bs, model, rank, world = self.cfg.eval_batch_size, self.eval_model, self.dist.rank, self.dist.world
-        shown = self.dist.is_main
-        metrics = split_metrics(model, self.loss_fn, self.eval_data.shard(rank, world), bs, "test", self.amp_dtype, shown)
+        bs, model, shown = self.cfg.eval_batch_size, self.eval_model, self.dist.is_main
+        metrics = split_metrics(model, self.loss_fn, self.eval_data, bs, "test", self.amp_dtype, shown)
         if self.train_eval_data is not None:
-            metrics.update(split_metrics(model, self.loss_fn, self.train_eval_data.shard(rank, world), bs,
-                                    "train_eval", self.amp_dtype, shown))
+            metrics.update(split_metrics(model, self.loss_fn, self.train_eval_data, bs, "train_eval",
+                                         self.amp_dtype, shown))
         return metrics
 
     def fit_prior(self) -> None:

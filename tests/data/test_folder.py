@@ -133,6 +133,8 @@ def test_streamed_batches_equal_resident_ones_and_errors_stay_one_line(tmp_path)
     for a, b in zip(resident.batches(order), streamed.batches(order)):
         assert torch.equal(a, b)
     assert torch.equal(streamed.get(torch.tensor([3, 1])), resident.get(torch.tensor([3, 1])))
+    decoded = streamed.to_resident(batch_size=5)  # what eval.py reads every metric from
+    assert decoded.resident and torch.equal(decoded.pixels, resident.pixels) and resident.to_resident() is resident
     victim = streamed.pixels.paths[2]
     victim.write_bytes(victim.read_bytes()[:100])  # broken after the scan: found while streaming
     with pytest.raises(DataError, match="cannot decode the image") as info:

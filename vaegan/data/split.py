@@ -114,17 +114,29 @@ class ImageSplit:
 
     def batches(self, index_batches: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         """Float [B, C, H, W] in [0, 1] on this split's device, one per index batch, in order."""
+        for pixels in self._pixel_batches(index_batches):
+            yield to_float(pixels)
+
+    def _pixel_batches(self, index_batches: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """uint8 batches on this split's device: slices when resident, decoded files when streamed."""
         if self.resident:
             for idx in index_batches:
-                yield to_float(self.pixels[idx.to(self.pixels.device)])
+                yield self.pixels[idx.to(self.pixels.device)]
             return
         loader = self._stream_loader()
         loader.batch_sampler.batches = [idx.tolist() for idx in index_batches]
         try:
             for batch in loader:
-                yield to_float(batch.to(self.device, non_blocking=True))
+                yield batch.to(self.device, non_blocking=True)
         except DataError as e:
             raise DataError(_one_line(e)) from None
+
+    def to_resident(self, batch_size: int = 500) -> "ImageSplit":
+        """This split with every image decoded once into memory (itself when it already is)."""
+        if self.resident:
+            return self
+        pixels = torch.cat(list(self._pixel_batches(torch.arange(len(self)).split(batch_size))))
+        return ImageSplit(pixels, self.labels, self.class_names, self.workers, self.device)
 
     def in_order(self, batch_size: int) -> Iterator[torch.Tensor]:
         """Every image once, in file order."""
