@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COMMON=(--dataset fashion-mnist --no-visuals --wandb disabled)
-UNET=(--channels 16 32 64 --perceptual-weight 0 --epochs 2 --disc-start 200)
+UNET=(--channels 16 32 64 --perceptual-weight 0 --epochs 2 --disc-start 200 --kl-weight 1)
 
 declare -A RECIPE=(
   [mlp-2]="--config configs/mlp_vae.yaml"

@@ -152,7 +152,7 @@ def test_gan_on_prior_samples_trains_the_decoder_through_them_and_never_d():
     assert "g_loss_samples" in logs and out.prior_logits.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss_fn.discriminator.parameters())
     # The sample term is weighted like the reconstructions' (same adaptive weight).
-    expected = logs["rec"] + logs["kl"] + logs["d_weight"] * (logs["g_loss"] + logs["g_loss_samples"])
+    expected = logs["rec"] + logs["kl_weight"] * logs["kl"] + logs["d_weight"] * (logs["g_loss"] + logs["g_loss_samples"])
     assert torch.allclose(logs["loss"], expected)
     model.zero_grad(set_to_none=True)
     d_loss, d_logs = loss_fn.discriminator_loss(x, out.recon, fake_samples=torch.sigmoid(out.prior_logits))
