@@ -11,12 +11,12 @@ Median of --repeat runs after one warm-up; ratio = NCHW time / channels_last tim
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from train_speed import timed  # the sibling bench script: bench/ is on sys.path when run as a script
 from vaegan.models.blocks import ResBlock
 
 SHAPES = ((32, 28), (64, 28), (128, 7))
@@ -24,13 +24,7 @@ BATCH = 128
 
 
 def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * sorted(times)[len(times) // 2]
+    return 1000 * timed(fn, repeat)
 
 
 def forward_backward(module: nn.Module, x: torch.Tensor, amp: bool = False):

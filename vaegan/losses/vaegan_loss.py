@@ -3,8 +3,8 @@ LPIPSWithDiscriminator) and returns named, detached terms for logging.
 
 Scales, per image (then averaged over the batch):
   rec        = sum over the C*H*W pixels of BCE (nats) / squared error / absolute error
-  kl         = sum over latent dims of KL(q(z|x) || N(0, I)) in nats (logged unweighted); the loss
-               adds beta * kl (kl_weight, logged as kl_weight)
+  kl         = sum over latent dims of KL(q(z|x) || N(0, I)) in nats, logged unweighted; the loss
+               adds beta * kl (beta = kl_weight, logged too)
   perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
   adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
                last layer, times disc_weight, from step `disc_start` on. With gan_samples, decodes
