@@ -5,6 +5,7 @@ from torch.distributions import Normal, kl_divergence
 
 from vaegan.config import Config
 from vaegan.losses import LPIPS, VAEGANLoss, adaptive_weight, kl_per_image
+from vaegan.losses.vaegan_loss import IMQ_SCALES, mmd_imq
 from vaegan.models import build_model
 
 
@@ -36,6 +37,38 @@ def test_kl_term_reaches_the_total_loss_and_its_gradient():
     assert kl > 0 and loss1 == pytest.approx(loss0 + kl, rel=1e-5)
     # The KL adds d/dlogvar mean_b KL = 0.5 * (exp(logvar) - 1) / B to the gradient.
     assert torch.allclose(grad1 - grad0, 0.5 * (logvar.exp() - 1) / 4, atol=1e-5)
+
+
+def test_mmd_matches_a_double_loop_and_separates_distributions():
+    z, p = torch.tensor([[0.0, 1.0], [1.0, -1.0], [2.0, 0.5]]), torch.tensor([[0.5, 0.0], [-1.0, 1.0], [0.0, 0.0]])
+    k = lambda a, b: sum(c / (c + (a - b).pow(2).sum()) for c in (4.0 * s for s in IMQ_SCALES))  # C = 2 D s, D = 2
+    n = 3
+    within = sum(k(z[i], z[j]) + k(p[i], p[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    across = sum(k(z[i], p[j]) for i in range(n) for j in range(n)) / n ** 2
+    assert mmd_imq(z, p).item() == pytest.approx((within - 2 * across).item(), abs=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    draw = lambda: torch.randn(128, 16, generator=gen)  # noqa: E731
+    same = torch.stack([mmd_imq(draw(), draw()) for _ in range(20)])
+    assert same.mean().abs() < 0.005  # unbiased: ~0 for codes drawn from the prior itself
+    assert mmd_imq(draw() + 1.0, draw()) > 0.5 and mmd_imq(3.0 * draw(), draw()) > 0.5
+
+
+def test_mmd_term_reaches_the_loss_through_the_means_only():
+    x = torch.rand(8, 1, 28, 28)
+    results = []
+    for weight in (0.0, 10.0):
+        torch.manual_seed(1)
+        cfg, model, loss_fn = setup(mmd_weight=weight)
+        out = model(x)
+        out.mu.retain_grad()
+        out.logvar.retain_grad()
+        loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
+        loss.backward()
+        results.append((loss.item(), logs, out.mu.grad.clone(), out.logvar.grad.clone()))
+    (loss0, _, mu0, logvar0), (loss1, logs1, mu1, logvar1) = results
+    assert logs1["mmd"] > 0 and loss1 == pytest.approx(loss0 + 10.0 * logs1["mmd"].item(), rel=1e-5)
+    assert (mu1 - mu0).abs().max() > 1e-4 * mu0.abs().max()  # it moves the codes...
+    assert torch.allclose(logvar1, logvar0)  # ...and never the posterior widths (no collapse route)
 
 
 def test_kl_warmup_is_linear():
@@ -116,12 +149,13 @@ def test_discriminator_losses_at_known_logits(kind):
     assert loss_fn._g_loss(fake).item() == pytest.approx(g_expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("perceptual, samples", [(0.0, False), (1.0, False), (0.0, True)])
-def test_single_backward_gives_the_objectives_gradient(perceptual, samples):
+@pytest.mark.parametrize("perceptual, samples, mmd", [(0.0, False, 0.0), (1.0, False, 0.0), (0.0, True, 0.0),
+                                                     (0.0, False, 50.0)])
+def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd):
     """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
-    (+ w g_loss_samples, with one adaptive weight over both adversarial parts)."""
+    (+ w g_loss_samples, with one adaptive weight over both adversarial parts; + the MMD term)."""
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
-                 gan_samples=samples)
+                 gan_samples=samples, mmd_weight=mmd)
     torch.manual_seed(0)
     model = build_model(cfg)
     loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if perceptual else None)
@@ -129,6 +163,7 @@ def test_single_backward_gives_the_objectives_gradient(perceptual, samples):
     grads, logs = [], []
     for single in (False, True):
         model.zero_grad(set_to_none=True)
+        torch.manual_seed(2)  # the same prior draws for the MMD term
         out = model(x, noise=noise, prior_z=prior_z)
         loss, log = loss_fn.generator_loss(x, out, 0, model.last_layer, single_backward=single)
         loss.backward()

@@ -5,6 +5,12 @@ Scales, per image (then averaged over the batch):
   rec        = sum over the C*H*W pixels of BCE (nats) / squared error / absolute error
   kl         = sum over latent dims of KL(q(z|x) || N(0, I)) in nats, logged unweighted; the loss
                adds beta * kl (beta = kl_weight, logged too)
+  mmd        = MMD between the batch's posterior means and as many N(0, I) draws (IMQ kernels, as
+               WAE's deterministic codes): a statistic of the whole batch, not per image; the loss
+               adds mmd_weight * mmd. It spreads the codes over N(0, I) without pulling each q(z|x)
+               onto it, so a small beta keeps its detail and N(0, I) draws land where codes are.
+               On means, not samples z: samples satisfy it trivially by collapsing every q(z|x) to
+               N(0, I) (measured: KL 35 -> 0.08 nats in 30 steps at weight 1000).
   perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
   adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
                last layer, times disc_weight, from step `disc_start` on. With gan_samples, decodes
@@ -21,7 +27,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..config import Config
-from ..distributed import all_reduce_mean
+from ..distributed import all_reduce_mean, is_distributed
 from ..models import VAEOutput, build_discriminator
 from .perceptual import LPIPS
 
@@ -40,6 +46,33 @@ def rec_per_image(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     else:
         err = (torch.sigmoid(logits) - x).abs()
     return err.flatten(-3).sum(-1)
+
+
+IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def mmd_imq(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Unbiased MMD^2 between codes z [B, D] and prior draws [B, D], with a sum of inverse
+    multiquadratic kernels C / (C + |a - b|^2), C = 2 D s over WAE's scales s (heavy tails keep a
+    gradient for codes far from the prior, where a Gaussian kernel's vanishes)."""
+    n, dims = z.shape
+    both = torch.cat([z, prior])
+    dist2 = torch.cdist(both, both).pow(2)
+    kernel = sum(c / (c + dist2) for c in (2.0 * dims * s for s in IMQ_SCALES))
+    off_diag = 1.0 - torch.eye(n, device=z.device, dtype=z.dtype)
+    k_zz, k_pp, k_zp = kernel[:n, :n], kernel[n:, n:], kernel[:n, n:]
+    within = ((k_zz + k_pp) * off_diag).sum() / (n * (n - 1))
+    return within - 2.0 * k_zp.mean()
+
+
+def global_batch(t: torch.Tensor) -> torch.Tensor:
+    """All ranks' rows of t, with gradients (their backward sums into each rank's own rows, which
+    DDP's gradient mean turns back into one process's gradient); t itself without DDP."""
+    if not is_distributed():
+        return t
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(t))
 
 
 def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
@@ -87,9 +120,10 @@ class VAEGANLoss(nn.Module):
     def __init__(self, recon_loss: str = "bce", kl_weight: float = 1.0, kl_warmup_steps: int = 0,
                  perceptual: Optional[LPIPS] = None, perceptual_weight: float = 0.0,
                  discriminator: Optional[nn.Module] = None, disc_loss: str = "hinge", disc_start: int = 0,
-                 disc_weight: float = 0.5):
+                 disc_weight: float = 0.5, mmd_weight: float = 0.0):
         super().__init__()
         self.recon_loss, self.beta, self.kl_warmup_steps = recon_loss, kl_weight, kl_warmup_steps
+        self.mmd_weight = mmd_weight
         self.perceptual = perceptual if perceptual_weight > 0 else None
         self.perceptual_weight = perceptual_weight
         self.discriminator = discriminator
@@ -101,7 +135,7 @@ class VAEGANLoss(nn.Module):
     def from_config(cls, cfg: Config, perceptual: Optional[LPIPS] = None) -> "VAEGANLoss":
         return cls(cfg.recon_loss, cfg.kl_weight, cfg.kl_warmup_steps, perceptual, cfg.perceptual_weight,
                    build_discriminator(cfg) if cfg.use_gan else None, cfg.disc_loss, cfg.disc_start,
-                   cfg.disc_weight)
+                   cfg.disc_weight, cfg.mmd_weight)
 
     def kl_weight(self, step: int) -> float:
         warm = self.kl_warmup_steps
@@ -129,7 +163,7 @@ class VAEGANLoss(nn.Module):
         and adversarial terms twice: once for the adaptive weight, once for the update. The
         default instead takes each term's gradient w.r.t. the decoder logits once, gets the
         last-layer gradients from those with a cheap conv backward, and returns the surrogate
-        sum(logits * dL/dlogits) + beta * kl, whose gradient is the objective's (tested)."""
+        sum(logits * dL/dlogits) + beta * kl (+ mmd_weight * mmd), whose gradient is the objective's (tested)."""
         logits = out.logits.float()  # one fp32 node: the gradients below are taken w.r.t. it
         terms = self._terms(x, logits, out)
         beta = self.kl_weight(step)
@@ -137,8 +171,14 @@ class VAEGANLoss(nn.Module):
         if "lpips" in terms:
             nll = nll + self.perceptual_weight * x[0].numel() * terms["lpips"].mean()
         kl = terms["kl"].mean()
-        loss = nll + beta * kl
+        latent_loss = beta * kl
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
+        if self.mmd_weight > 0:
+            # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
+            codes = global_batch(out.mu.float().flatten(1))
+            logs["mmd"] = mmd_imq(codes, torch.randn_like(codes))
+            latent_loss = latent_loss + self.mmd_weight * logs["mmd"]
+        loss = nll + latent_loss
         if "lpips" in terms:
             logs["lpips"] = terms["lpips"].mean()
         if not self.gan_active(step):
@@ -162,7 +202,7 @@ class VAEGANLoss(nn.Module):
                 gan_parts.append((prior_logits, torch.autograd.grad(g_samples, prior_logits, retain_graph=True)[0]))
             d_weight = adaptive_weight_from_output_grads([(logits, nll_grad)], gan_parts, last_layer)
             d_weight = d_weight * self.disc_weight
-            backward_loss = (logits * (nll_grad + d_weight * gan_grad)).sum() + beta * kl
+            backward_loss = (logits * (nll_grad + d_weight * gan_grad)).sum() + latent_loss
             if g_samples is not None:
                 backward_loss = backward_loss + d_weight * (prior_logits * gan_parts[1][1]).sum()
         else:
