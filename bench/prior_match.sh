@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue #11, N(0, I) samples: does matching the codes' distribution to the prior (--mmd-weight,
+# InfoVAE / WAE) make N(0, I) draws decode to garments, and what does it cost the reconstructions?
+# Fashion-MNIST, latent 16, default width and recipe (beta 0.03), no LPIPS (no pretrained VGG16
+# on this machine), seed 0; every row differs from "recipe" only in the flags listed for it.
+#
+#   bash bench/prior_match.sh train [small|full]   # small: 8,000 images x 3 epochs (189 steps,
+#                                                 # GAN from 126); full: 60,000 x 3 (1,407 steps)
+#   bash bench/prior_match.sh eval  [small|full]   # eval.py per row (both priors), JSON beside
+# ROWS="mmd100" bash bench/prior_match.sh ...       runs only those rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size=${2:-full}
+COMMON=(--dataset fashion-mnist --latent 16 --use-gan --perceptual-weight 0 --epochs 3 --seed 0
+        --no-visuals --wandb disabled)
+case "$size" in
+  small) COMMON+=(--limit-train 8000 --limit-test 1000 --disc-start 126); EVAL_N=(--n 2000) ;;
+  full)  COMMON+=(--eval-images 2000); EVAL_N=() ;;
+  *) echo "usage: bash bench/prior_match.sh train|eval [small|full]" >&2; exit 2 ;;
+esac
+
+declare -A CHANGE=(
+  [recipe]=""
+  [mmd100]="--mmd-weight 100"
+  [mmd1000]="--mmd-weight 1000"
+  [mmd100-gan-samples]="--mmd-weight 100 --gan-samples"
+)
+ORDER="recipe mmd100 mmd1000 mmd100-gan-samples"
+
+for row in ${ROWS:-$ORDER}; do
+  out=runs/prior_match/$size/$row
+  case "${1:-}" in
+    train)
+      [ -f "$out/checkpoints/last.pt" ] && extra=--resume || extra=
+      # shellcheck disable=SC2086
+      python train.py "${COMMON[@]}" ${CHANGE[$row]} --out "$out" $extra ;;
+    eval)
+      [ -f "$out/checkpoints/last.pt" ] || { echo "skip $row (not trained)"; continue; }
+      python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid "${EVAL_N[@]}" \
+        --json "$out/eval.json" --save-samples "$out/samples-gaussian.npy" --prior gaussian --num-samples 20 ;;
+    *) echo "usage: bash bench/prior_match.sh train|eval [small|full]" >&2; exit 2 ;;
+  esac
+done
