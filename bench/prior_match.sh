@@ -7,6 +7,7 @@
 #   bash bench/prior_match.sh train [small|full]   # small: 8,000 images x 3 epochs (189 steps,
 #                                                 # GAN from 126); full: 60,000 x 3 (1,407 steps)
 #   bash bench/prior_match.sh eval  [small|full]   # eval.py per row (both priors), JSON beside
+#   python bench/fidelity.py --root runs/prior_match/full --components 50 --figure F.png   # table, samples
 # ROWS="mmd100" bash bench/prior_match.sh ...       runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,12 @@ esac
 declare -A CHANGE=(
   [recipe]=""
   [mmd100]="--mmd-weight 100"
+  [mmd300]="--mmd-weight 300"
   [mmd1000]="--mmd-weight 1000"
+  [mmd100-beta0.1]="--mmd-weight 100 --kl-weight 0.1"
   [mmd100-gan-samples]="--mmd-weight 100 --gan-samples"
 )
-ORDER="recipe mmd100 mmd1000 mmd100-gan-samples"
+ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples"
 
 for row in ${ROWS:-$ORDER}; do
   out=runs/prior_match/$size/$row
@@ -38,7 +41,9 @@ for row in ${ROWS:-$ORDER}; do
     eval)
       [ -f "$out/checkpoints/last.pt" ] || { echo "skip $row (not trained)"; continue; }
       python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid "${EVAL_N[@]}" \
-        --json "$out/eval.json" --save-samples "$out/samples-gaussian.npy" --prior gaussian --num-samples 20 ;;
+        --json "$out/eval-gmm50.json" --save-samples "$out/samples-gmm50.npy" --num-samples 20
+      python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid --no-fidelity --n 20 \
+        --prior gaussian --save-samples "$out/samples-gaussian.npy" --num-samples 20 --json "$out/eval-n20.json" ;;
     *) echo "usage: bash bench/prior_match.sh train|eval [small|full]" >&2; exit 2 ;;
   esac
 done
