@@ -78,7 +78,7 @@ class Config:
                           choices=("bce", "mse", "l1"))
     kl_weight: float = opt(0.03, "beta: weight of the per-image KL (nats). 1 trains on the true ELBO; 0.03 won on "
                             "sample fidelity (README). Evaluation reports the true ELBO either way", minimum=0)
-    mmd_weight: float = opt(0.0, "weight of the MMD between the batch's latent codes and N(0, I) draws "
+    mmd_weight: float = opt(0.0, "weight of the MMD between the batch's posterior means and N(0, I) draws "
                                  "(InfoVAE): matches the aggregate posterior to the prior, so N(0, I) "
                                  "samples decode to images even at a small --kl-weight; 0 turns it off",
                             minimum=0)

@@ -56,6 +56,16 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     return all_reduce_sum(tensor) / dist.get_world_size() if is_distributed() else tensor
 
 
+def global_batch(t: torch.Tensor) -> torch.Tensor:
+    """All ranks' rows of t, with gradients (their backward sums into each rank's own rows, which
+    DDP's gradient mean turns back into one process's gradient); t itself without DDP."""
+    if not is_distributed():
+        return t
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(t))
+
+
 def any_rank(flag: bool, device: torch.device) -> bool:
     """True on every rank when it is True on any (e.g. a signal that reached one rank)."""
     if not is_distributed():

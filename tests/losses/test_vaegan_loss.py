@@ -51,6 +51,7 @@ def test_mmd_matches_a_double_loop_and_separates_distributions():
     same = torch.stack([mmd_imq(draw(), draw()) for _ in range(20)])
     assert same.mean().abs() < 0.005  # unbiased: ~0 for codes drawn from the prior itself
     assert mmd_imq(draw() + 1.0, draw()) > 0.5 and mmd_imq(3.0 * draw(), draw()) > 0.5
+    assert mmd_imq(torch.ones(1, 16), torch.zeros(1, 16)).item() == 0.0  # a batch of one: no term, not NaN
 
 
 def test_mmd_term_reaches_the_loss_through_the_means_only():

@@ -27,7 +27,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..config import Config
-from ..distributed import all_reduce_mean, is_distributed
+from ..distributed import all_reduce_mean, global_batch
 from ..models import VAEOutput, build_discriminator
 from .perceptual import LPIPS
 
@@ -56,6 +56,8 @@ def mmd_imq(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     multiquadratic kernels C / (C + |a - b|^2), C = 2 D s over WAE's scales s (heavy tails keep a
     gradient for codes far from the prior, where a Gaussian kernel's vanishes)."""
     n, dims = z.shape
+    if n < 2:  # one code has no spread to compare (a last batch of one image): no term, not NaN
+        return z.sum() * 0.0
     both = torch.cat([z, prior])
     dist2 = torch.cdist(both, both).pow(2)
     kernel = sum(c / (c + dist2) for c in (2.0 * dims * s for s in IMQ_SCALES))
@@ -63,16 +65,6 @@ def mmd_imq(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     k_zz, k_pp, k_zp = kernel[:n, :n], kernel[n:, n:], kernel[:n, n:]
     within = ((k_zz + k_pp) * off_diag).sum() / (n * (n - 1))
     return within - 2.0 * k_zp.mean()
-
-
-def global_batch(t: torch.Tensor) -> torch.Tensor:
-    """All ranks' rows of t, with gradients (their backward sums into each rank's own rows, which
-    DDP's gradient mean turns back into one process's gradient); t itself without DDP."""
-    if not is_distributed():
-        return t
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(t))
 
 
 def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
