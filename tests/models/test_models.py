@@ -145,3 +145,24 @@ def test_attention_goes_where_asked():
 
     assert attentions() == 2  # the mid blocks of encoder and decoder
     assert attentions(attn_resolutions=[16]) == 4  # plus the 16 px level on both sides
+
+
+@pytest.mark.parametrize("side", [7, 14])
+def test_upsample_computes_interpolate_then_conv_with_its_gradients(side):
+    from torch.nn import functional as F
+
+    from vaegan.models.blocks import Upsample
+
+    torch.manual_seed(0)
+    up = Upsample(8)
+    x = torch.randn(3, 8, side, side, requires_grad=True)
+    out = up(x)
+    reference = up.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    assert out.shape == (3, 8, 2 * side, 2 * side)
+    torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
+    probe = torch.randn_like(out)
+    grads = torch.autograd.grad((out * probe).sum(), [x, up.conv.weight, up.conv.bias])
+    expected = torch.autograd.grad((reference * probe).sum(), [x, up.conv.weight, up.conv.bias])
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    assert list(up.state_dict()) == ["conv.weight", "conv.bias"]  # checkpoints stay loadable
