@@ -27,7 +27,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vaegan.config import build_config, with_image_spec
-from vaegan.device import autocast
+from vaegan.device import autocast, cpu_has_fast_bf16, resolve_precision
 from vaegan.losses import LPIPS, VAEGANLoss
 from vaegan.models import build_model
 from vaegan.trainer import Trainer
@@ -168,7 +168,11 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}, "
+    # The ratios hinge on the precision `auto` picks: bf16 only where the hardware runs it fast.
+    amp = resolve_precision("auto", torch.device(device))
+    hardware = (torch.cuda.get_device_name() if device == "cuda" else
+                f"cpu ({torch.backends.cpu.get_cpu_capability()}, fast bf16: {cpu_has_fast_bf16()})")
+    print(f"device: {hardware}, precision auto = {'fp32' if amp is None else str(amp).removeprefix('torch.')}, "
           f"threads {torch.get_num_threads()}, torch {torch.__version__}, {args.steps} timed steps each, "
           f"{args.rounds} interleaved rounds")
     with tempfile.TemporaryDirectory() as tmp:
