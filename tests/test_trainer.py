@@ -226,3 +226,17 @@ def test_eval_every_and_eval_images_control_the_evaluation_cost(idx_dir, tmp_pat
     again = split_metrics(trainer.eval_model, trainer.loss_fn, trainer.eval_data, 32, "test", trainer.amp_dtype)
     assert again["test/mse"] == pytest.approx(last["test/mse"], rel=1e-5)
     assert torch.load(tmp_path / "r" / "checkpoints" / "best.pt", weights_only=False)["epoch"] in (2, 3)
+
+
+@pytest.mark.parametrize("fast_bf16", [False, True])
+def test_bf16_asked_for_on_a_cpu_without_fast_bf16_is_warned_about(idx_dir, tmp_path, monkeypatch, fast_bf16):
+    import vaegan.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_fast_bf16", lambda: fast_bf16)
+    (cfg,) = parse_train_args(["--latent", "2", "--precision", "bf16", "--device", "cpu", "--data-dir", str(idx_dir),
+                               "--out", str(tmp_path / "run"), "--perceptual-weight", "0", "--wandb", "disabled",
+                               *TINY])
+    Trainer(cfg)
+    log = tmp_path / "run" / "log.txt"  # written on the first line logged
+    warned = log.exists() and "bf16 on a CPU without AMX or AVX512-BF16 is emulated" in log.read_text()
+    assert warned == (not fast_bf16)
