@@ -112,8 +112,9 @@ class Trainer:
             self.logger.sinks.append(TensorBoardSink(self.run_dir / "tensorboard",
                                                      self.step + 1 if saved is not None else None))
         if self.device.type == "cpu" and self.amp_dtype == torch.bfloat16 and not cpu_has_fast_bf16():
-            self.logger.info("WARNING: bf16 on a CPU without AMX or AVX512-BF16 is emulated, far slower than "
-                             "fp32 (measured 14x for the U-Net step on an AVX2 CPU); --precision auto picks fp32 here")
+            self.logger.info("WARNING: bf16 on a CPU without AMX or AVX512-BF16 is emulated, far slower than fp32 "
+                             "(16x for the U-Net step on an AVX2 CPU, bench/cpu_precision.py); --precision auto "
+                             "picks fp32 here")
         if perceptual is not None and perceptual.random_backbone:
             self.logger.info("WARNING: LPIPS uses a RANDOM VGG backbone (--lpips-backbone random); "
                              "its values are not comparable to published LPIPS")
