@@ -9,31 +9,23 @@ the two precisions interleaved over --rounds, median with the min-max spread, ra
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
 
+from train_speed import hardware, rounds_and_threads  # sibling script: bench/ is on sys.path
 from vaegan.config import build_config, with_image_spec
-from vaegan.device import autocast, cpu_has_fast_bf16, resolve_precision
+from vaegan.device import autocast
 from vaegan.models import build_model
 
 BATCH = 128
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = rounds_and_threads(__doc__, rounds=3)
     cpu = torch.device("cpu")
-    auto = resolve_precision("auto", cpu)
-    print(f"cpu ({torch.backends.cpu.get_cpu_capability()}, fast bf16: {cpu_has_fast_bf16()}), --precision auto = "
-          f"{'fp32' if auto is None else 'bf16'}, threads {torch.get_num_threads()}, torch {torch.__version__}, "
-          f"U-Net VAE latent 16, batch {BATCH}, forward + backward")
+    print(f"{hardware()}, U-Net VAE latent 16, batch {BATCH}, forward + backward")
     torch.manual_seed(0)
     model = build_model(with_image_spec(build_config({"latent": 16}), 1, 28))
     images = torch.rand(BATCH, 1, 28, 28)

@@ -51,6 +51,29 @@ def torchvision_root(data_dir: Path, scratch: Path) -> Path:
     return scratch
 
 
+def hardware(device: str = "cpu") -> str:
+    """The device, the precision `auto` picks on it (the ratios hinge on it: bf16 only where the
+    hardware runs it fast), threads and torch version: the first line every bench prints."""
+    amp = resolve_precision("auto", torch.device(device))
+    name = (torch.cuda.get_device_name() if device == "cuda" else
+            f"cpu ({torch.backends.cpu.get_cpu_capability()}, fast bf16: {cpu_has_fast_bf16()})")
+    return (f"{name}, precision auto = {'fp32' if amp is None else str(amp).removeprefix('torch.')}, "
+            f"threads {torch.get_num_threads()}, torch {torch.__version__}")
+
+
+def rounds_and_threads(doc: str, rounds: int) -> argparse.Namespace:
+    """The arguments of the side-by-side CPU benches: --rounds (at least 1) and --threads, applied."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds of each variant")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
 def naive_images_per_s(cfg, root: Path, steps: int, warmup: int) -> float:
     import torchvision
     from torchvision import transforms
@@ -168,13 +191,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    # The ratios hinge on the precision `auto` picks: bf16 only where the hardware runs it fast.
-    amp = resolve_precision("auto", torch.device(device))
-    hardware = (torch.cuda.get_device_name() if device == "cuda" else
-                f"cpu ({torch.backends.cpu.get_cpu_capability()}, fast bf16: {cpu_has_fast_bf16()})")
-    print(f"device: {hardware}, precision auto = {'fp32' if amp is None else str(amp).removeprefix('torch.')}, "
-          f"threads {torch.get_num_threads()}, torch {torch.__version__}, {args.steps} timed steps each, "
-          f"{args.rounds} interleaved rounds")
+    print(f"device: {hardware(device)}, {args.steps} timed steps each, {args.rounds} interleaved rounds")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         root = torchvision_root(data_dir, scratch / "tv")

@@ -10,7 +10,6 @@ Upsample layer of the default U-Net (128 channels at 7 px, 64 at 14 px), then th
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from unittest import mock
@@ -18,8 +17,9 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 
+from train_speed import hardware, rounds_and_threads  # sibling script: bench/ is on sys.path
 from vaegan.config import build_config, with_image_spec
-from vaegan.device import autocast, cpu_has_fast_bf16, resolve_precision
+from vaegan.device import autocast, resolve_precision
 from vaegan.models import build_model
 from vaegan.models.blocks import Upsample
 
@@ -54,17 +54,10 @@ def compare(label: str, step, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = rounds_and_threads(__doc__, rounds=5)
     device = torch.device("cpu")
     amp = resolve_precision("auto", device)
-    print(f"cpu ({torch.backends.cpu.get_cpu_capability()}, fast bf16: {cpu_has_fast_bf16()}), precision "
-          f"{'fp32' if amp is None else str(amp).removeprefix('torch.')}, threads {torch.get_num_threads()}, "
-          f"torch {torch.__version__}, batch {BATCH}, forward + backward, median (min-max) ms of {args.rounds} rounds")
+    print(f"{hardware()}, batch {BATCH}, forward + backward, median (min-max) ms of {args.rounds} rounds")
 
     for channels, px in ((128, 7), (64, 14)):
         torch.manual_seed(0)
