@@ -15,7 +15,6 @@ import time
 from unittest import mock
 
 import torch
-import torch.nn.functional as F
 
 from train_speed import hardware, rounds_and_threads  # sibling script: bench/ is on sys.path
 from vaegan.config import build_config, with_image_spec
@@ -24,11 +23,7 @@ from vaegan.models import build_model
 from vaegan.models.blocks import Upsample
 
 BATCH = 128
-FOLDED = Upsample.forward
-
-
-def interpolate_then_conv(self: Upsample, x: torch.Tensor) -> torch.Tensor:
-    return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+FOLDED, INTERPOLATE_THEN_CONV = Upsample.folded, Upsample.interpolate_then_conv
 
 
 def seconds(fn) -> float:
@@ -40,11 +35,11 @@ def seconds(fn) -> float:
 def compare(label: str, step, rounds: int) -> None:
     """step() runs one forward + backward with whatever Upsample.forward currently is."""
     times: dict[str, list[float]] = {"interpolate+conv": [], "folded": []}
-    for forward in (interpolate_then_conv, FOLDED):  # warm-up, both
+    for forward in (INTERPOLATE_THEN_CONV, FOLDED):  # warm-up, both
         with mock.patch.object(Upsample, "forward", forward):
             step()
     for _ in range(rounds):
-        for name, forward in (("interpolate+conv", interpolate_then_conv), ("folded", FOLDED)):
+        for name, forward in (("interpolate+conv", INTERPOLATE_THEN_CONV), ("folded", FOLDED)):
             with mock.patch.object(Upsample, "forward", forward):
                 times[name].append(seconds(step))
     med = {name: statistics.median(t) for name, t in times.items()}
