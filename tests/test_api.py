@@ -30,6 +30,9 @@ def test_load_gives_an_eval_mode_model_with_the_ema_weights(tiny_run):
         z = prior.sample(6, torch.Generator().manual_seed(2))
         assert torch.allclose(model.sample(6, prior="gmm", seed=2), torch.sigmoid(ref.decode(z)), atol=1e-6)
     assert torch.equal(model.latents(3, "auto", seed=1), model.latents(3, "gmm", seed=1))
+    saved, loaded = load_checkpoint(tiny_run), model.vae.state_dict()
+    assert all(torch.equal(v, saved["ema"]["module." + k]) for k, v in loaded.items())
+    assert not all(torch.equal(v, saved["model"][k]) for k, v in loaded.items())  # EMA != raw weights
 
 
 def test_temperature_scales_the_prior_noise(tiny_run):
