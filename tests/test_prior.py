@@ -68,6 +68,30 @@ def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(ti
     assert np.allclose(np.load(samples), expected, atol=1e-5)
 
 
+def test_the_stored_mixture_is_fitted_on_the_ema_models_posterior_means_of_the_training_images(tiny_run):
+    import numpy as np
+
+    from vaegan.checkpoint import inference_weights, load_checkpoint
+    from vaegan.device import autocast, resolve_precision
+
+    saved = load_checkpoint(tiny_run)
+    raw = (tiny_run.parents[2] / "data" / "train-images-idx3-ubyte").read_bytes()[16:]
+    images = torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(-1, 1, 28, 28) / 255.0).float()
+    model = build_model(Config(**saved["config"])).eval()
+
+    def code_mean(weights):
+        model.load_state_dict(weights)
+        cpu = torch.device("cpu")
+        with torch.no_grad(), autocast(cpu, resolve_precision("auto", cpu)):  # as the trainer encoded them
+            return model.encode(images)[0].float().mean(0)
+
+    prior = GaussianMixturePrior.from_state_dict(saved["prior"])
+    # An EM fit keeps the data's mean: sum_k w_k mu_k is the mean of what it was fitted on.
+    fitted_mean = prior.weights @ prior.means
+    assert torch.allclose(fitted_mean, code_mean(inference_weights(saved)), atol=1e-4)
+    assert not torch.allclose(fitted_mean, code_mean(saved["model"]), atol=1e-2)
+
+
 def test_eval_gaussian_prior_draws_from_n01(tiny_run, tmp_path, capsys):
     import numpy as np
 
