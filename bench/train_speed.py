@@ -11,7 +11,7 @@ median images/s with the spread (min-max over rounds), seconds per 60k-image epo
 FLOPs (torch.utils.flop_counter, forward + backward), time, achieved GFLOP/s and the share of
 this machine's matmul peak measured in the same dtype.
 
-    python bench/train_speed.py [--steps 20] [--rounds 3] [--data-dir /usr/share/datasets/fashion-mnist]
+    python bench/train_speed.py [--steps 20] [--rounds 3] [--threads 1] [--data-dir /usr/share/datasets/fashion-mnist]
 """
 from __future__ import annotations
 
@@ -61,9 +61,10 @@ def hardware(device: str = "cpu") -> str:
             f"threads {torch.get_num_threads()}, torch {torch.__version__}")
 
 
-def rounds_and_threads(doc: str, rounds: int) -> argparse.Namespace:
-    """The arguments of the side-by-side CPU benches: --rounds (at least 1) and --threads, applied."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def rounds_and_threads(doc: str, rounds: int, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """The arguments every side-by-side bench shares: --rounds (at least 1) and --threads, applied;
+    added to `parser` when a bench has arguments of its own."""
+    parser = parser or argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds of each variant")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
@@ -187,8 +188,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every loop")
-    args = parser.parse_args()
+    args = rounds_and_threads(__doc__, 3, parser)
     data_dir = Path(args.data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"device: {hardware(device)}, {args.steps} timed steps each, {args.rounds} interleaved rounds")
