@@ -69,14 +69,13 @@ def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(ti
 
 
 def test_the_stored_mixture_is_fitted_on_the_ema_models_posterior_means_of_the_training_images(tiny_run):
-    import numpy as np
-
     from vaegan.checkpoint import inference_weights, load_checkpoint
+    from vaegan.data.idx import load_split
     from vaegan.device import autocast, resolve_precision
 
     saved = load_checkpoint(tiny_run)
-    raw = (tiny_run.parents[2] / "data" / "train-images-idx3-ubyte").read_bytes()[16:]
-    images = torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(-1, 1, 28, 28) / 255.0).float()
+    train = load_split(tiny_run.parents[2] / "data", "train")
+    images = train.get(torch.arange(len(train)))  # float [N, 1, 28, 28] in [0, 1], as training reads them
     model = build_model(Config(**saved["config"])).eval()
 
     def code_mean(weights):
