@@ -28,8 +28,9 @@ declare -A CHANGE=(
   [mmd1000]="--mmd-weight 1000"
   [mmd100-beta0.1]="--mmd-weight 100 --kl-weight 0.1"
   [mmd100-gan-samples]="--mmd-weight 100 --gan-samples"
+  [swd200]="--swd-weight 200"
 )
-ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples"
+ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200"
 
 for row in ${ROWS:-$ORDER}; do
   out=runs/prior_match/$size/$row

@@ -82,6 +82,10 @@ class Config:
                                  "(InfoVAE): matches the aggregate posterior to the prior, so N(0, I) "
                                  "samples decode to images even at a small --kl-weight; 0 turns it off",
                             minimum=0)
+    swd_weight: float = opt(0.0, "weight of the squared sliced Wasserstein-2 distance between the batch's "
+                                 "posterior means and N(0, I) draws (SWAE; POT's sliced_wasserstein_distance): "
+                                 "another matcher of codes to the prior, beside or instead of --mmd-weight; "
+                                 "0 turns it off", minimum=0)
     kl_warmup_steps: int = opt(0, "ramp beta linearly from 0 over this many steps", minimum=0)
     perceptual_weight: float = opt(1.0, "LPIPS weight per pixel (taming's convention: per image the "
                                         "term is weight * LPIPS * C*H*W); 0 turns it off", minimum=0)

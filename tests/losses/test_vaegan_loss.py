@@ -5,7 +5,8 @@ from torch.distributions import Normal, kl_divergence
 
 from vaegan.config import Config
 from vaegan.losses import LPIPS, VAEGANLoss, adaptive_weight, kl_per_image
-from vaegan.losses.vaegan_loss import IMQ_SCALES, mmd_imq
+from vaegan.losses.vaegan_loss import (IMQ_SCALES, SWD_PRIOR_DRAWS, SWD_PROJECTIONS, mmd_imq,
+                                       sliced_wasserstein_to_prior)
 from vaegan.models import build_model
 
 
@@ -54,12 +55,32 @@ def test_mmd_matches_a_double_loop_and_separates_distributions():
     assert mmd_imq(torch.ones(1, 16), torch.zeros(1, 16)).item() == 0.0  # a batch of one: no term, not NaN
 
 
-def test_mmd_term_reaches_the_loss_through_the_means_only():
+def test_sliced_wasserstein_matches_sorted_quantiles_and_separates_distributions():
+    z = torch.randn(32, 16) * 0.5 + 0.3
+    torch.manual_seed(3)
+    swd = sliced_wasserstein_to_prior(z)
+    torch.manual_seed(3)  # the same prior draws and directions, in the function's order
+    prior = torch.randn(SWD_PRIOR_DRAWS * 32, 16)
+    directions = torch.randn(16, SWD_PROJECTIONS)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    # Uniform weights with m = 8n points: each sorted code stands for 8 consecutive prior quantiles.
+    codes = (z @ directions).sort(0).values.repeat_interleave(SWD_PRIOR_DRAWS, 0)
+    expected = (codes - (prior @ directions).sort(0).values).pow(2).mean()
+    assert swd.item() == pytest.approx(expected.item(), rel=1e-5)
+    torch.manual_seed(0)
+    assert sliced_wasserstein_to_prior(torch.randn(128, 16)) < 0.05  # codes drawn from the prior itself
+    assert sliced_wasserstein_to_prior(torch.randn(128, 16) + 1.0) > 0.5
+    assert sliced_wasserstein_to_prior(3.0 * torch.randn(128, 16)) > 0.5
+    assert sliced_wasserstein_to_prior(torch.ones(1, 16)).item() == 0.0  # a batch of one: no term
+
+
+@pytest.mark.parametrize("flag, term", [("mmd_weight", "mmd"), ("swd_weight", "swd")])
+def test_code_matching_term_reaches_the_loss_through_the_means_only(flag, term):
     x = torch.rand(8, 1, 28, 28)
     results = []
     for weight in (0.0, 10.0):
         torch.manual_seed(1)
-        cfg, model, loss_fn = setup(mmd_weight=weight)
+        cfg, model, loss_fn = setup(**{flag: weight})
         out = model(x)
         out.mu.retain_grad()
         out.logvar.retain_grad()
@@ -67,7 +88,7 @@ def test_mmd_term_reaches_the_loss_through_the_means_only():
         loss.backward()
         results.append((loss.item(), logs, out.mu.grad.clone(), out.logvar.grad.clone()))
     (loss0, _, mu0, logvar0), (loss1, logs1, mu1, logvar1) = results
-    assert logs1["mmd"] > 0 and loss1 == pytest.approx(loss0 + 10.0 * logs1["mmd"].item(), rel=1e-5)
+    assert logs1[term] > 0 and loss1 == pytest.approx(loss0 + 10.0 * logs1[term].item(), rel=1e-5)
     assert (mu1 - mu0).abs().max() > 1e-4 * mu0.abs().max()  # it moves the codes...
     assert torch.allclose(logvar1, logvar0)  # ...and never the posterior widths (no collapse route)
 
@@ -150,13 +171,13 @@ def test_discriminator_losses_at_known_logits(kind):
     assert loss_fn._g_loss(fake).item() == pytest.approx(g_expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("perceptual, samples, mmd", [(0.0, False, 0.0), (1.0, False, 0.0), (0.0, True, 0.0),
-                                                     (0.0, False, 50.0)])
-def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd):
+@pytest.mark.parametrize("perceptual, samples, mmd, swd", [(0.0, False, 0.0, 0.0), (1.0, False, 0.0, 0.0),
+                                                          (0.0, True, 0.0, 0.0), (0.0, False, 50.0, 50.0)])
+def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd, swd):
     """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
-    (+ w g_loss_samples, with one adaptive weight over both adversarial parts; + the MMD term)."""
+    (+ w g_loss_samples, with one adaptive weight over both adversarial parts; + the code-matching terms)."""
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
-                 gan_samples=samples, mmd_weight=mmd)
+                 gan_samples=samples, mmd_weight=mmd, swd_weight=swd)
     torch.manual_seed(0)
     model = build_model(cfg)
     loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if perceptual else None)
@@ -164,7 +185,7 @@ def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd)
     grads, logs = [], []
     for single in (False, True):
         model.zero_grad(set_to_none=True)
-        torch.manual_seed(2)  # the same prior draws for the MMD term
+        torch.manual_seed(2)  # the same prior draws for the code-matching terms
         out = model(x, noise=noise, prior_z=prior_z)
         loss, log = loss_fn.generator_loss(x, out, 0, model.last_layer, single_backward=single)
         loss.backward()

@@ -11,6 +11,9 @@ Scales, per image (then averaged over the batch):
                onto it, so a small beta keeps its detail and N(0, I) draws land where codes are.
                On means, not samples z: samples satisfy it trivially by collapsing every q(z|x) to
                N(0, I) (measured: KL 35 -> 0.08 nats in 30 steps at weight 1000).
+  swd        = squared sliced Wasserstein-2 distance between the same means and SWD_PRIOR_DRAWS x as
+               many N(0, I) draws over SWD_PROJECTIONS random directions (SWAE): each code is pulled
+               towards its quantile along every direction; the loss adds swd_weight * swd.
   perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
   adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
                last layer, times disc_weight, from step `disc_start` on. With gan_samples, decodes
@@ -24,6 +27,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+import ot
 from torch.func import functional_call
 
 from ..config import Config
@@ -65,6 +69,22 @@ def mmd_imq(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     k_zz, k_pp, k_zp = kernel[:n, :n], kernel[n:, n:], kernel[:n, n:]
     within = ((k_zz + k_pp) * off_diag).sum() / (n * (n - 1))
     return within - 2.0 * k_zp.mean()
+
+
+SWD_PROJECTIONS, SWD_PRIOR_DRAWS = 64, 8
+
+
+def sliced_wasserstein_to_prior(z: torch.Tensor) -> torch.Tensor:
+    """Squared sliced Wasserstein-2 distance between codes z [B, D] and SWD_PRIOR_DRAWS * B draws of
+    N(0, I), over SWD_PROJECTIONS random unit directions, all drawn from torch's generator (so resume
+    and DDP ranks stay in step; POT would otherwise reseed it). More prior draws than codes: the
+    target quantiles are then less noisy than the batch they are compared with."""
+    if len(z) < 2:
+        return z.sum() * 0.0
+    prior = torch.randn(SWD_PRIOR_DRAWS * len(z), z.shape[1], device=z.device, dtype=z.dtype)
+    directions = torch.randn(z.shape[1], SWD_PROJECTIONS, device=z.device, dtype=z.dtype)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    return ot.sliced_wasserstein_distance(z, prior, projections=directions, p=2) ** 2
 
 
 def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
@@ -112,10 +132,10 @@ class VAEGANLoss(nn.Module):
     def __init__(self, recon_loss: str = "bce", kl_weight: float = 1.0, kl_warmup_steps: int = 0,
                  perceptual: Optional[LPIPS] = None, perceptual_weight: float = 0.0,
                  discriminator: Optional[nn.Module] = None, disc_loss: str = "hinge", disc_start: int = 0,
-                 disc_weight: float = 0.5, mmd_weight: float = 0.0):
+                 disc_weight: float = 0.5, mmd_weight: float = 0.0, swd_weight: float = 0.0):
         super().__init__()
         self.recon_loss, self.beta, self.kl_warmup_steps = recon_loss, kl_weight, kl_warmup_steps
-        self.mmd_weight = mmd_weight
+        self.mmd_weight, self.swd_weight = mmd_weight, swd_weight
         self.perceptual = perceptual if perceptual_weight > 0 else None
         self.perceptual_weight = perceptual_weight
         self.discriminator = discriminator
@@ -127,7 +147,7 @@ class VAEGANLoss(nn.Module):
     def from_config(cls, cfg: Config, perceptual: Optional[LPIPS] = None) -> "VAEGANLoss":
         return cls(cfg.recon_loss, cfg.kl_weight, cfg.kl_warmup_steps, perceptual, cfg.perceptual_weight,
                    build_discriminator(cfg) if cfg.use_gan else None, cfg.disc_loss, cfg.disc_start,
-                   cfg.disc_weight, cfg.mmd_weight)
+                   cfg.disc_weight, cfg.mmd_weight, cfg.swd_weight)
 
     def kl_weight(self, step: int) -> float:
         warm = self.kl_warmup_steps
@@ -155,7 +175,7 @@ class VAEGANLoss(nn.Module):
         and adversarial terms twice: once for the adaptive weight, once for the update. The
         default instead takes each term's gradient w.r.t. the decoder logits once, gets the
         last-layer gradients from those with a cheap conv backward, and returns the surrogate
-        sum(logits * dL/dlogits) + beta * kl (+ mmd_weight * mmd), whose gradient is the objective's (tested)."""
+        sum(logits * dL/dlogits) + beta * kl (+ the code-matching terms), whose gradient is the objective's (tested)."""
         logits = out.logits.float()  # one fp32 node: the gradients below are taken w.r.t. it
         terms = self._terms(x, logits, out)
         beta = self.kl_weight(step)
@@ -165,11 +185,15 @@ class VAEGANLoss(nn.Module):
         kl = terms["kl"].mean()
         latent_loss = beta * kl
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
-        if self.mmd_weight > 0:
+        if self.mmd_weight > 0 or self.swd_weight > 0:
             # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
             codes = global_batch(out.mu.float().flatten(1))
+        if self.mmd_weight > 0:
             logs["mmd"] = mmd_imq(codes, torch.randn_like(codes))
             latent_loss = latent_loss + self.mmd_weight * logs["mmd"]
+        if self.swd_weight > 0:
+            logs["swd"] = sliced_wasserstein_to_prior(codes)
+            latent_loss = latent_loss + self.swd_weight * logs["swd"]
         loss = nll + latent_loss
         if "lpips" in terms:
             logs["lpips"] = terms["lpips"].mean()
