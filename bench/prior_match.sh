@@ -30,9 +30,10 @@ declare -A CHANGE=(
   [mmd100-gan-samples]="--mmd-weight 100 --gan-samples"
   [swd200]="--swd-weight 200"
   [swd1000]="--swd-weight 1000"
+  [swd200-gan-samples]="--swd-weight 200 --gan-samples"
   [swd200-beta0.01-cosine12]="--swd-weight 200 --kl-weight 0.01 --lr-schedule cosine --epochs 12 --keep-checkpoints 12"
 )
-ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200 swd1000 swd200-beta0.01-cosine12"
+ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200 swd1000 swd200-gan-samples swd200-beta0.01-cosine12"
 
 for row in ${ROWS:-$ORDER}; do
   out=runs/prior_match/$size/$row
