@@ -37,8 +37,10 @@ def first_step_grads(trainer):
     batch = torch.arange(trainer.cfg.batch_size)
     x = trainer.train_data.get(trainer._share(batch))
     assert trainer.train_step(x, len(batch)) is not None
+    critic = trainer.loss_fn.latent_discriminator
     return {**{f"g.{k}": p.grad.clone() for k, p in trainer.model.named_parameters()},
-            **{f"d.{k}": p.grad.clone() for k, p in trainer.loss_fn.discriminator.named_parameters()}}
+            **{f"d.{k}": p.grad.clone() for k, p in trainer.loss_fn.discriminator.named_parameters()},
+            **({f"l.{k}": p.grad.clone() for k, p in critic.named_parameters()} if critic is not None else {})}
 
 
 def _worker(rank, world, port, argv, result_dir):
@@ -54,21 +56,23 @@ def _worker(rank, world, port, argv, result_dir):
     (cfg,) = parse_train_args(argv + ["--out", argv[argv.index("--out") + 1] + "-fit"])
     trainer = Trainer(cfg)
     metrics = trainer.fit()
+    critic = trainer.loss_fn.latent_discriminator
     torch.save({"model": trainer.model.state_dict(), "disc": trainer.loss_fn.discriminator.state_dict(),
-                "metrics": metrics, "grads": grads}, os.path.join(result_dir, f"rank{rank}.pt"))
+                "critic": critic.state_dict() if critic is not None else {}, "metrics": metrics, "grads": grads}, os.path.join(result_dir, f"rank{rank}.pt"))
     shutdown()
 
 
 def flat(state):
-    return {**{f"g.{k}": v for k, v in state["model"].items()}, **{f"d.{k}": v for k, v in state["disc"].items()}}
+    return {**{f"g.{k}": v for k, v in state["model"].items()}, **{f"d.{k}": v for k, v in state["disc"].items()},
+            **{f"l.{k}": v for k, v in state["critic"].items()}}
 
 
 FIDELITY = ["--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "--prior", "gmm",
-            "--prior-components", "2", "--mmd-weight", "100"]
+            "--prior-components", "2", "--mmd-weight", "100", "--latent-adversary-weight", "1"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [[], FIDELITY], ids=["gan", "gan-samples-ema-cosine-gmm-mmd"])
+@pytest.mark.parametrize("extra", [[], FIDELITY, ["--swd-weight", "10"]], ids=["gan", "gan-samples-ema-cosine-gmm-mmd-aae", "swd"])
 def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, extra):
     mp.spawn(_worker, args=(2, free_port(), args(idx_dir, tmp_path / "ddp", *extra), str(tmp_path)), nprocs=2)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))

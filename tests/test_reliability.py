@@ -67,10 +67,10 @@ class StopAfterFirstEpoch:
             trainer.stop.requested = signal.SIGTERM
 
 
-def test_resume_is_bitwise_with_ema_lr_schedule_gan_samples_and_mixture_prior(idx_dir, tmp_path):
+def test_resume_is_bitwise_with_ema_lr_schedule_gan_samples_latent_critic_and_mixture_prior(idx_dir, tmp_path):
     # The cosine schedule spans --epochs, so the interrupted run is given the same --epochs.
     extra = ("--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "--warmup-steps", "3",
-             "--prior", "gmm", "--prior-components", "2")
+             "--prior", "gmm", "--prior-components", "2", "--latent-adversary-weight", "1", "--swd-weight", "10")
     fit(*args_for(idx_dir, tmp_path / "straight", 2), *extra)
     (cfg,) = parse_train_args(list(args_for(idx_dir, tmp_path / "split", 2)) + list(extra))
     with pytest.raises(Interrupted):
@@ -81,6 +81,7 @@ def test_resume_is_bitwise_with_ema_lr_schedule_gan_samples_and_mixture_prior(id
     (_, a), (_, b) = weights(tmp_path / "straight"), weights(tmp_path / "split")
     assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])
     assert torch.equal(a["prior"]["means"], b["prior"]["means"])
+    assert all(torch.equal(a["latent_discriminator"][k], b["latent_discriminator"][k]) for k in a["latent_discriminator"])
     assert a["schedulers"] == b["schedulers"] and a["schedulers"][0]["last_epoch"] == a["step"]
     assert a["opt_g"]["param_groups"][0]["lr"] < 1e-3  # the cosine schedule moved it
 

@@ -102,6 +102,10 @@ class Config:
                                   "every pixel)", choices=("local", "wide"))
     gan_samples: bool = opt(False, "with --use_gan: the discriminator also sees decodes of z ~ N(0, I) as "
                                    "fakes and the decoder gets an adversarial term on them (Larsen et al.)")
+    latent_adversary_weight: float = opt(0.0, "with --use_gan: weight of an adversarial term on the posterior "
+                                              "means against an MLP critic that tells them from N(0, I) draws "
+                                              "(adversarial autoencoder); the critic trains with the PatchGAN "
+                                              "(from --disc-start, same optimizer); 0 turns it off", minimum=0)
     # optimisation
     optimizer: str = opt("adam", "optimizer for both networks", choices=("adam", "adamw"))
     lr: float = opt(1e-3, "learning rate of the VAE", minimum=0, exclusive=True)
@@ -233,6 +237,9 @@ def validate(cfg: Config) -> Config:
     if cfg.prior == "gmm" and cfg.latent_shape == "spatial":
         raise ConfigError("--prior gmm needs a vector latent (a full-covariance mixture of a spatial "
                           "latent is too large to fit)")
+    if cfg.latent_adversary_weight > 0 and (not cfg.use_gan or cfg.latent_shape != "vector"):
+        raise ConfigError("--latent-adversary-weight needs --use_gan (its critic trains with the PatchGAN) "
+                          "and a vector latent")
     if cfg.ema_decay >= 1:
         raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {cfg.ema_decay}")
     if cfg.arch == "unet" and cfg.channels is not None:

@@ -129,8 +129,10 @@ class Trainer:
         if perceptual is not None:
             perceptual.to(memory_format=memory_format(device, amp, has_group_norm=False))
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
-        self.opt_d = (make_optimizer(cfg, self.loss_fn.discriminator.parameters(), cfg.disc_lr or cfg.lr)
-                      if cfg.use_gan else None)
+        # The PatchGAN and the latent critic (if any) train together, with one optimizer.
+        self.disc_params = [p for net in (self.loss_fn.discriminator, self.loss_fn.latent_discriminator)
+                            if net is not None for p in net.parameters()]
+        self.opt_d = make_optimizer(cfg, self.disc_params, cfg.disc_lr or cfg.lr) if cfg.use_gan else None
         # fp16 gradients underflow without scaling; one scaler per optimizer (off unless fp16).
         fp16 = amp == torch.float16
         self.scalers = {"g": torch.amp.GradScaler(device.type, enabled=fp16),
@@ -145,6 +147,8 @@ class Trainer:
         self.step_model = wrap_for_step(self.model, self.dist, device, cfg.compile)
         self.step_disc = (wrap_for_step(self.loss_fn.discriminator, self.dist, device, cfg.compile)
                           if cfg.use_gan else None)
+        self.step_latent_disc = (wrap_for_step(self.loss_fn.latent_discriminator, self.dist, device, cfg.compile)
+                                 if self.loss_fn.latent_discriminator is not None else None)
         if cfg.compile and perceptual is not None:
             perceptual.net = torch.compile(perceptual.net)
 
@@ -158,6 +162,8 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "discriminator": self.loss_fn.discriminator.state_dict() if self.cfg.use_gan else None,
+            "latent_discriminator": (self.loss_fn.latent_discriminator.state_dict()
+                                     if self.loss_fn.latent_discriminator is not None else None),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
             "schedulers": [s.state_dict() for s in self.schedulers],
@@ -177,6 +183,9 @@ class Trainer:
         if self.opt_d is not None:
             load_weights(self.loss_fn.discriminator, saved["discriminator"], self.ckpt_path, "discriminator")
             self.opt_d.load_state_dict(saved["opt_d"])
+        if self.loss_fn.latent_discriminator is not None:
+            load_weights(self.loss_fn.latent_discriminator, saved.get("latent_discriminator"), self.ckpt_path,
+                         "latent critic")
         for scheduler, state in zip(self.schedulers, saved.get("schedulers", [])):
             scheduler.load_state_dict(state)
         for key, state in saved.get("scalers", {}).items():
@@ -198,9 +207,7 @@ class Trainer:
 
     def save(self, path: Optional[Path] = None) -> None:
         """Write a checkpoint, unless the weights went non-finite: the last good one stays."""
-        params = list(self.model.parameters())
-        if self.opt_d is not None:
-            params += list(self.loss_fn.discriminator.parameters())
+        params = list(self.model.parameters()) + self.disc_params
         if not all(torch.isfinite(p).all() for p in params):
             raise TrainingError(f"weights became non-finite at step {self.step}; kept the last good "
                                 f"checkpoint {self.ckpt_path}")
@@ -254,10 +261,12 @@ class Trainer:
             self.ema.update_parameters(self.model)
         if outcome != "nonfinite" and gan_active:
             samples = None if out.prior_logits is None else torch.sigmoid(out.prior_logits)
+            prior_codes = (self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device))
+                           if self.step_latent_disc is not None else None)
             with autocast(self.device, self.amp_dtype):
-                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.step_disc, samples)
-            d_outcome = self._backward_and_step(d_loss, self.loss_fn.discriminator.parameters(), self.opt_d,
-                                                self.scalers["d"])
+                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.step_disc, samples, out.mu,
+                                                                 prior_codes, self.step_latent_disc)
+            d_outcome = self._backward_and_step(d_loss, self.disc_params, self.opt_d, self.scalers["d"])
             outcome = max(outcome, d_outcome, key=OUTCOMES.index)  # the worse of the two updates
             logs.update(d_logs)
         if outcome == "overflow":

@@ -251,3 +251,51 @@ def test_discriminator_loss_with_samples_weighs_each_fake_kind_half(kind):
     lf = torch.cat([real, recon, samples])
     value = (loss_fn._d_loss(lf[:2], lf[2:4]) + loss_fn._d_loss(lf[:2], lf[4:])) / 2
     assert value.item() == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_latent_adversary_trains_the_encoder_through_the_means_and_never_the_critic():
+    x, noise = torch.rand(4, 1, 28, 28), torch.randn(4, 4)
+    cfg, model, loss_fn = setup(use_gan=True, disc_start=0, latent_adversary_weight=3.0)
+    out = model(x, noise=noise)
+    out.mu.retain_grad()
+    out.logvar.retain_grad()
+    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer, single_backward=False)
+    loss.backward()
+    expected = logs["rec"] + logs["kl_weight"] * logs["kl"] + logs["d_weight"] * logs["g_loss"] + 3.0 * logs["g_loss_latent"]
+    assert torch.allclose(logs["loss"], expected)
+    assert all(p.grad is None for p in loss_fn.latent_discriminator.parameters())
+    # The term's gradient reaches the means: it is the critic's input gradient, weighted and averaged.
+    codes = out.mu.detach().requires_grad_()
+    (3.0 * loss_fn._g_loss(loss_fn.latent_discriminator(codes))).backward()
+    without = model(x, noise=noise)  # same weights and noise: the gradient of everything else
+    without.mu.retain_grad()
+    rest = VAEGANLoss.from_config(Config(**{**cfg.to_dict(), "latent_adversary_weight": 0.0}))
+    rest.discriminator = loss_fn.discriminator
+    rest.generator_loss(x, without, step=0, last_layer=model.last_layer, single_backward=False)[0].backward()
+    assert torch.allclose(out.mu.grad - without.mu.grad, codes.grad, atol=1e-6)
+    # The critic trains on detached codes: its loss never reaches the VAE.
+    model.zero_grad(set_to_none=True)
+    d_loss, d_logs = loss_fn.discriminator_loss(x, out.recon, codes=out.mu, prior_codes=torch.randn(4, 4))
+    d_loss.backward()
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.grad is not None for p in loss_fn.latent_discriminator.parameters())
+    assert torch.allclose(d_loss, d_logs["d_loss"] + d_logs["d_loss_latent"])
+
+
+def test_latent_critic_loss_reads_prior_draws_as_real_and_codes_as_fake():
+    _, _, loss_fn = setup(use_gan=True, latent_adversary_weight=1.0)
+    critic = loss_fn.latent_discriminator
+    codes, prior = torch.randn(5, 4) + 2.0, torch.randn(5, 4)
+    _, logs = loss_fn.discriminator_loss(torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28), codes=codes,
+                                         prior_codes=prior)
+    assert logs["d_loss_latent"].item() == pytest.approx(loss_fn._d_loss(critic(prior), critic(codes)).item(), abs=1e-6)
+
+
+def test_latent_adversary_waits_for_disc_start_and_needs_the_gan():
+    x = torch.rand(4, 1, 28, 28)
+    _, model, loss_fn = setup(use_gan=True, disc_start=5, latent_adversary_weight=1.0)
+    assert "g_loss_latent" not in loss_fn.generator_loss(x, model(x), step=4, last_layer=model.last_layer)[1]
+    assert "g_loss_latent" in loss_fn.generator_loss(x, model(x), step=5, last_layer=model.last_layer)[1]
+    from vaegan.config import ConfigError, validate
+    with pytest.raises(ConfigError, match="needs --use_gan"):
+        validate(Config(latent_adversary_weight=1.0))

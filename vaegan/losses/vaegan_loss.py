@@ -14,6 +14,11 @@ Scales, per image (then averaged over the batch):
   swd        = squared sliced Wasserstein-2 distance between the same means and SWD_PRIOR_DRAWS x as
                many N(0, I) draws over SWD_PROJECTIONS random directions (SWAE): each code is pulled
                towards its quantile along every direction; the loss adds swd_weight * swd.
+  g_loss_latent = the generator loss of the same means against an MLP critic that tells them from
+               N(0, I) draws (adversarial autoencoder), from `disc_start` on; the loss adds
+               latent_adversary_weight * g_loss_latent (no adaptive weight: it reaches the encoder only).
+               The critic learns over many batches, so it can see how the codes fill N(0, I) at a finer
+               scale than a statistic of one batch of 128 codes.
   perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
   adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
                last layer, times disc_weight, from step `disc_start` on. With gan_samples, decodes
@@ -32,7 +37,7 @@ from torch.func import functional_call
 
 from ..config import Config
 from ..distributed import all_reduce_mean, global_batch
-from ..models import VAEOutput, build_discriminator
+from ..models import VAEOutput, build_discriminator, build_latent_discriminator
 from .perceptual import LPIPS
 
 
@@ -132,13 +137,16 @@ class VAEGANLoss(nn.Module):
     def __init__(self, recon_loss: str = "bce", kl_weight: float = 1.0, kl_warmup_steps: int = 0,
                  perceptual: Optional[LPIPS] = None, perceptual_weight: float = 0.0,
                  discriminator: Optional[nn.Module] = None, disc_loss: str = "hinge", disc_start: int = 0,
-                 disc_weight: float = 0.5, mmd_weight: float = 0.0, swd_weight: float = 0.0):
+                 disc_weight: float = 0.5, mmd_weight: float = 0.0, swd_weight: float = 0.0,
+                 latent_discriminator: Optional[nn.Module] = None, latent_adversary_weight: float = 0.0):
         super().__init__()
         self.recon_loss, self.beta, self.kl_warmup_steps = recon_loss, kl_weight, kl_warmup_steps
         self.mmd_weight, self.swd_weight = mmd_weight, swd_weight
         self.perceptual = perceptual if perceptual_weight > 0 else None
         self.perceptual_weight = perceptual_weight
         self.discriminator = discriminator
+        self.latent_discriminator = latent_discriminator if latent_adversary_weight > 0 else None
+        self.latent_adversary_weight = latent_adversary_weight
         self.disc_start, self.disc_weight = disc_start, disc_weight
         self._d_loss = hinge_d_loss if disc_loss == "hinge" else vanilla_d_loss
         self._g_loss = hinge_g_loss if disc_loss == "hinge" else vanilla_g_loss
@@ -147,7 +155,9 @@ class VAEGANLoss(nn.Module):
     def from_config(cls, cfg: Config, perceptual: Optional[LPIPS] = None) -> "VAEGANLoss":
         return cls(cfg.recon_loss, cfg.kl_weight, cfg.kl_warmup_steps, perceptual, cfg.perceptual_weight,
                    build_discriminator(cfg) if cfg.use_gan else None, cfg.disc_loss, cfg.disc_start,
-                   cfg.disc_weight, cfg.mmd_weight, cfg.swd_weight)
+                   cfg.disc_weight, cfg.mmd_weight, cfg.swd_weight,
+                   build_latent_discriminator(cfg) if cfg.latent_adversary_weight > 0 else None,
+                   cfg.latent_adversary_weight)
 
     def kl_weight(self, step: int) -> float:
         warm = self.kl_warmup_steps
@@ -185,6 +195,7 @@ class VAEGANLoss(nn.Module):
         kl = terms["kl"].mean()
         latent_loss = beta * kl
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
+        latent_adversary = self.latent_discriminator is not None and self.gan_active(step)
         if self.mmd_weight > 0 or self.swd_weight > 0:
             # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
             codes = global_batch(out.mu.float().flatten(1))
@@ -194,6 +205,12 @@ class VAEGANLoss(nn.Module):
         if self.swd_weight > 0:
             logs["swd"] = sliced_wasserstein_to_prior(codes)
             latent_loss = latent_loss + self.swd_weight * logs["swd"]
+        if latent_adversary:  # detached critic parameters: this backward never reaches the critic
+            # A mean over this rank's codes: DDP's gradient average makes it the global batch's.
+            params = {k: v.detach() for k, v in self.latent_discriminator.named_parameters()}
+            critic_logits = functional_call(self.latent_discriminator, params, (out.mu.float().flatten(1),))
+            logs["g_loss_latent"] = self._g_loss(critic_logits.float())
+            latent_loss = latent_loss + self.latent_adversary_weight * logs["g_loss_latent"]
         loss = nll + latent_loss
         if "lpips" in terms:
             logs["lpips"] = terms["lpips"].mean()
@@ -231,10 +248,15 @@ class VAEGANLoss(nn.Module):
         return backward_loss, {k: v.detach() for k, v in logs.items()}
 
     def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, discriminator: Optional[nn.Module] = None,
-                           fake_samples: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, dict]:
+                           fake_samples: Optional[torch.Tensor] = None, codes: Optional[torch.Tensor] = None,
+                           prior_codes: Optional[torch.Tensor] = None,
+                           latent_discriminator: Optional[nn.Module] = None) -> tuple[torch.Tensor, dict]:
         """fake: reconstructions in [0, 1]; fake_samples: decoded prior draws (gan_samples). Both are
         detached here so D's update never reaches the VAE; with both, each fake kind weighs half.
-        `discriminator` may be a DDP wrapper of `self.discriminator`."""
+        codes: this batch's posterior means [B, D] and prior_codes: as many N(0, I) draws, for the
+        latent critic (when there is one), which learns to tell the draws (real) from the codes
+        (fake); its loss is added to D's. The trainer draws prior_codes for the global batch.
+        `discriminator` / `latent_discriminator` may be DDP wrappers of the loss's own modules."""
         discriminator = self.discriminator if discriminator is None else discriminator
         fakes = [fake] if fake_samples is None else [fake, fake_samples]
         # One D pass over real and fake images together.
@@ -244,4 +266,12 @@ class VAEGANLoss(nn.Module):
         logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fakes[0].mean()}
         if fake_samples is not None:
             logs["d_fake_samples"] = logits_fakes[1].mean()
+        if self.latent_discriminator is not None and codes is not None:
+            critic = self.latent_discriminator if latent_discriminator is None else latent_discriminator
+            codes = codes.detach().float().flatten(1)
+            logits = critic(torch.cat([prior_codes.float().flatten(1), codes])).float()
+            logits_prior, logits_codes = logits.split([len(codes), len(codes)])
+            logs["d_loss_latent"] = self._d_loss(logits_prior, logits_codes)
+            logs["d_codes"] = logits_codes.mean()
+            d_loss = d_loss + logs["d_loss_latent"]
         return d_loss, {k: v.detach() for k, v in logs.items()}

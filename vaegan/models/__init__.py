@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from ..config import Config
 from .baselines import ConvVAE, MLPVAE
-from .discriminator import PatchDiscriminator
+from .discriminator import LatentDiscriminator, PatchDiscriminator
 from .unet_vae import UNetVAE
 from .vae import VAE, VAEOutput, evaluating, lerp_latents, reparameterize
 
 __all__ = ["VAE", "VAEOutput", "evaluating", "lerp_latents", "reparameterize", "UNetVAE", "MLPVAE", "ConvVAE", "PatchDiscriminator",
-           "build_model", "build_discriminator"]
+           "LatentDiscriminator", "build_model", "build_discriminator", "build_latent_discriminator"]
 
 
 def _spec(cfg: Config) -> tuple[int, int]:
@@ -30,3 +30,7 @@ def build_model(cfg: Config) -> VAE:
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
     channels, size = _spec(cfg)
     return PatchDiscriminator(cfg.disc_channels, cfg.disc_arch, channels, size)
+
+
+def build_latent_discriminator(cfg: Config) -> LatentDiscriminator:
+    return LatentDiscriminator(cfg.latent)

@@ -7,6 +7,8 @@ make every logit depend on every pixel); N(0, 0.02) init as in pix2pix / taming.
 logit sees an 18x18 px patch. `wide`: the earlier net (GroupNorm after the second conv, two more
 4x4 stride-1 convs; 34 px at 28 px, i.e. the whole image), PyTorch's default init. No BatchNorm
 in either (DDP buffers). `receptive_field` computes the patch size from the layers.
+`LatentDiscriminator` tells posterior means from N(0, I) draws (the adversarial autoencoder's
+latent critic).
 """
 from __future__ import annotations
 
@@ -61,3 +63,15 @@ class PatchDiscriminator(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images in [0, 1] -> logits [B, 1, h, w] (7x7 local / 5x5 wide at 28 px)."""
         return self.net(images * 2.0 - 1.0)
+
+
+class LatentDiscriminator(nn.Module):
+    """An MLP critic on vector codes [B, D] -> logits [B, 1] (Makhzani et al.'s adversarial autoencoder)."""
+
+    def __init__(self, dims: int, width: int = 512):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(dims, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
+                                 nn.LeakyReLU(0.2), nn.Linear(width, 1))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.net(codes)
