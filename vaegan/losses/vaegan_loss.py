@@ -195,7 +195,6 @@ class VAEGANLoss(nn.Module):
         kl = terms["kl"].mean()
         latent_loss = beta * kl
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
-        latent_adversary = self.latent_discriminator is not None and self.gan_active(step)
         if self.mmd_weight > 0 or self.swd_weight > 0:
             # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
             codes = global_batch(out.mu.float().flatten(1))
@@ -205,7 +204,8 @@ class VAEGANLoss(nn.Module):
         if self.swd_weight > 0:
             logs["swd"] = sliced_wasserstein_to_prior(codes)
             latent_loss = latent_loss + self.swd_weight * logs["swd"]
-        if latent_adversary:  # detached critic parameters: this backward never reaches the critic
+        if self.latent_discriminator is not None and self.gan_active(step):
+            # Detached critic parameters: this backward never reaches the critic.
             # A mean over this rank's codes: DDP's gradient average makes it the global batch's.
             params = {k: v.detach() for k, v in self.latent_discriminator.named_parameters()}
             critic_logits = functional_call(self.latent_discriminator, params, (out.mu.float().flatten(1),))
