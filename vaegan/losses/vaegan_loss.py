@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+import ot
 import torch
 import torch.nn.functional as F
 from torch import nn
-import ot
 from torch.func import functional_call
 
 from ..config import Config
