@@ -35,8 +35,10 @@ declare -A CHANGE=(
   [mmd100-seed1]="--mmd-weight 100 --seed 1"
   [swd200-seed1]="--swd-weight 200 --seed 1"
   [swd200-beta0.01-cosine12]="--swd-weight 200 --kl-weight 0.01 --lr-schedule cosine --epochs 12 --keep-checkpoints 12"
+  [swd200-dfeat1]="--swd-weight 200 --disc-feature-weight 1"
+  [swd200-aae1-cosine6]="--swd-weight 200 --latent-adversary-weight 1 --lr-schedule cosine --epochs 6 --keep-checkpoints 6"
 )
-ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200 swd1000 swd200-gan-samples aae5 mmd100-seed1 swd200-seed1 swd200-beta0.01-cosine12"
+ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200 swd1000 swd200-gan-samples aae5 mmd100-seed1 swd200-seed1 swd200-beta0.01-cosine12 swd200-aae1-cosine6 swd200-dfeat1"
 
 for row in ${ROWS:-$ORDER}; do
   out=runs/prior_match/$size/$row

@@ -102,6 +102,11 @@ class Config:
                                   "every pixel)", choices=("local", "wide"))
     gan_samples: bool = opt(False, "with --use_gan: the discriminator also sees decodes of z ~ N(0, I) as "
                                    "fakes and the decoder gets an adversarial term on them (Larsen et al.)")
+    disc_feature_weight: float = opt(0.0, "with --use_gan: weight of the learned similarity of Larsen et al.'s "
+                                          "VAE/GAN: the squared distance between the discriminator's last hidden "
+                                          "features of an image and of its reconstruction, added to the "
+                                          "reconstruction term from --disc-start (per image: weight * mean over "
+                                          "features * C*H*W, as --perceptual-weight); 0 turns it off", minimum=0)
     latent_adversary_weight: float = opt(0.0, "with --use_gan: weight of an adversarial term on the posterior "
                                               "means against an MLP critic that tells them from N(0, I) draws "
                                               "(adversarial autoencoder); the critic trains with the PatchGAN "
@@ -240,6 +245,8 @@ def validate(cfg: Config) -> Config:
     if cfg.latent_adversary_weight > 0 and (not cfg.use_gan or cfg.latent_shape != "vector"):
         raise ConfigError("--latent-adversary-weight needs --use_gan (its critic trains with the PatchGAN) "
                           "and a vector latent")
+    if cfg.disc_feature_weight > 0 and not cfg.use_gan:
+        raise ConfigError("--disc-feature-weight needs --use_gan (the features are the discriminator's)")
     if cfg.ema_decay >= 1:
         raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {cfg.ema_decay}")
     if cfg.arch == "unet" and cfg.channels is not None:

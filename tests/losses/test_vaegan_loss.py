@@ -131,11 +131,12 @@ def test_adaptive_weight_matches_a_hand_computation():
     assert adaptive_weight(nll * 1e12, g_loss, w) == 1e4  # clamped
 
 
-def test_generator_and_discriminator_updates_do_not_leak_gradients():
+@pytest.mark.parametrize("single_backward", [True, False])
+def test_generator_and_discriminator_updates_do_not_leak_gradients(single_backward):
     cfg, model, loss_fn = setup(use_gan=True, disc_start=0)
     x = torch.rand(4, 1, 28, 28)
     out = model(x)
-    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
+    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer, single_backward=single_backward)
     assert "g_loss" in logs and logs["d_weight"] > 0
     loss.backward()
     assert all(p.grad is None for p in loss_fn.discriminator.parameters())
@@ -171,13 +172,14 @@ def test_discriminator_losses_at_known_logits(kind):
     assert loss_fn._g_loss(fake).item() == pytest.approx(g_expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("perceptual, samples, mmd, swd", [(0.0, False, 0.0, 0.0), (1.0, False, 0.0, 0.0),
-                                                          (0.0, True, 0.0, 0.0), (0.0, False, 50.0, 50.0)])
-def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd, swd):
+@pytest.mark.parametrize("perceptual, samples, mmd, swd, feature", [(0.0, False, 0.0, 0.0, 0.0), (1.0, False, 0.0, 0.0, 0.0),
+                                                                   (0.0, True, 0.0, 0.0, 0.0), (0.0, False, 50.0, 50.0, 0.0),
+                                                                   (0.0, False, 0.0, 0.0, 1.0)])
+def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd, swd, feature):
     """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
     (+ w g_loss_samples, with one adaptive weight over both adversarial parts; + the code-matching terms)."""
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
-                 gan_samples=samples, mmd_weight=mmd, swd_weight=swd)
+                 gan_samples=samples, mmd_weight=mmd, swd_weight=swd, disc_feature_weight=feature)
     torch.manual_seed(0)
     model = build_model(cfg)
     loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if perceptual else None)
@@ -299,3 +301,36 @@ def test_latent_adversary_waits_for_disc_start_and_needs_the_gan():
     from vaegan.config import ConfigError, validate
     with pytest.raises(ConfigError, match="needs --use_gan"):
         validate(Config(latent_adversary_weight=1.0))
+
+
+@pytest.mark.parametrize("single_backward", [True, False])
+def test_disc_feature_term_is_ds_feature_distance_and_never_trains_d(single_backward):
+    x = torch.rand(4, 1, 28, 28)
+    cfg, model, loss_fn = setup(use_gan=True, disc_start=3, disc_feature_weight=2.0)
+    out = model(x)
+    assert "disc_feature" not in loss_fn.generator_loss(x, out, step=2, last_layer=model.last_layer)[1]
+    loss, logs = loss_fn.generator_loss(x, out, step=3, last_layer=model.last_layer, single_backward=single_backward)
+    with torch.no_grad():
+        logits_fake, fake = loss_fn.discriminator(out.recon, return_features=True)
+        _, real = loss_fn.discriminator(x, return_features=True)
+    assert fake.shape[1] > 1 and torch.equal(logits_fake, loss_fn.discriminator(out.recon))
+    expected = (fake - real).pow(2).flatten(1).mean(1).mean()
+    assert logs["disc_feature"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert logs["nll"].item() == pytest.approx((logs["rec"] + 2.0 * 784 * expected).item(), rel=1e-5)
+    loss.backward()
+    assert all(p.grad is None for p in loss_fn.discriminator.parameters())
+
+
+def test_disc_feature_term_changes_the_decoders_gradient_and_needs_the_gan():
+    grads = []
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        cfg, model, loss_fn = setup(use_gan=True, disc_start=0, disc_feature_weight=weight)
+        x, noise = torch.rand(4, 1, 28, 28), torch.randn(4, 4)
+        loss, _ = loss_fn.generator_loss(x, model(x, noise=noise), step=0, last_layer=model.last_layer)
+        loss.backward()
+        grads.append(model.last_layer.grad.clone())
+    assert (grads[0] - grads[1]).abs().max() > 1e-3 * grads[0].abs().max()
+    from vaegan.config import ConfigError, validate
+    with pytest.raises(ConfigError, match="--disc-feature-weight needs --use_gan"):
+        validate(Config(disc_feature_weight=1.0))

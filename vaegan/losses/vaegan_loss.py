@@ -20,6 +20,11 @@ Scales, per image (then averaged over the batch):
                The critic learns over many batches, so it can see how the codes fill N(0, I) at a finer
                scale than a statistic of one batch of 128 codes.
   perceptual = perceptual_weight * LPIPS * C*H*W  (taming's per-pixel convention)
+  disc_feature = the squared distance between D's last hidden features of x and of its
+               reconstruction, averaged over features; from `disc_start` on, nll adds
+               disc_feature_weight * disc_feature * C*H*W (Larsen et al.'s learned similarity:
+               an error measured where D tells real from fake, not pixel by pixel). D's parameters
+               are detached, so this never trains D.
   adversarial: g_loss scaled by the adaptive weight ||grad rec|| / ||grad gan|| on the decoder's
                last layer, times disc_weight, from step `disc_start` on. With gan_samples, decodes
                of prior draws get the same term (same weight) and D sees them as fakes too.
@@ -138,7 +143,8 @@ class VAEGANLoss(nn.Module):
                  perceptual: Optional[LPIPS] = None, perceptual_weight: float = 0.0,
                  discriminator: Optional[nn.Module] = None, disc_loss: str = "hinge", disc_start: int = 0,
                  disc_weight: float = 0.5, mmd_weight: float = 0.0, swd_weight: float = 0.0,
-                 latent_discriminator: Optional[nn.Module] = None, latent_adversary_weight: float = 0.0):
+                 latent_discriminator: Optional[nn.Module] = None, latent_adversary_weight: float = 0.0,
+                 disc_feature_weight: float = 0.0):
         super().__init__()
         self.recon_loss, self.beta, self.kl_warmup_steps = recon_loss, kl_weight, kl_warmup_steps
         self.mmd_weight, self.swd_weight = mmd_weight, swd_weight
@@ -148,6 +154,7 @@ class VAEGANLoss(nn.Module):
         self.latent_discriminator = latent_discriminator if latent_adversary_weight > 0 else None
         self.latent_adversary_weight = latent_adversary_weight
         self.disc_start, self.disc_weight = disc_start, disc_weight
+        self.disc_feature_weight = disc_feature_weight if discriminator is not None else 0.0
         self._d_loss = hinge_d_loss if disc_loss == "hinge" else vanilla_d_loss
         self._g_loss = hinge_g_loss if disc_loss == "hinge" else vanilla_g_loss
 
@@ -157,7 +164,7 @@ class VAEGANLoss(nn.Module):
                    build_discriminator(cfg) if cfg.use_gan else None, cfg.disc_loss, cfg.disc_start,
                    cfg.disc_weight, cfg.mmd_weight, cfg.swd_weight,
                    build_latent_discriminator(cfg) if cfg.latent_adversary_weight > 0 else None,
-                   cfg.latent_adversary_weight)
+                   cfg.latent_adversary_weight, cfg.disc_feature_weight)
 
     def kl_weight(self, step: int) -> float:
         warm = self.kl_warmup_steps
@@ -194,6 +201,18 @@ class VAEGANLoss(nn.Module):
             nll = nll + self.perceptual_weight * x[0].numel() * terms["lpips"].mean()
         kl = terms["kl"].mean()
         latent_loss = beta * kl
+        d_params = d_fake = None
+        if self.gan_active(step):
+            # Detached D parameters: the generator's backward reaches the fake images, never D.
+            d_params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+            d_fake = functional_call(self.discriminator, d_params, (torch.sigmoid(logits),),
+                                     {"return_features": self.disc_feature_weight > 0})
+        if self.disc_feature_weight > 0 and d_fake is not None:
+            d_fake, fake_features = d_fake
+            with torch.no_grad():
+                _, real_features = functional_call(self.discriminator, d_params, (x,), {"return_features": True})
+            terms["disc_feature"] = (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
+            nll = nll + self.disc_feature_weight * x[0].numel() * terms["disc_feature"].mean()
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
         if self.mmd_weight > 0 or self.swd_weight > 0:
             # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
@@ -212,18 +231,17 @@ class VAEGANLoss(nn.Module):
             logs["g_loss_latent"] = self._g_loss(critic_logits.float())
             latent_loss = latent_loss + self.latent_adversary_weight * logs["g_loss_latent"]
         loss = nll + latent_loss
-        if "lpips" in terms:
-            logs["lpips"] = terms["lpips"].mean()
+        for name in ("lpips", "disc_feature"):
+            if name in terms:
+                logs[name] = terms[name].mean()
         if not self.gan_active(step):
             logs["loss"] = loss
             return loss, {k: v.detach() for k, v in logs.items()}
-        # Detached D parameters: the generator's backward reaches the fake images, never D.
-        params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        g_loss = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(logits),)).float())
+        g_loss = self._g_loss(d_fake.float())
         g_samples = None
         if out.prior_logits is not None:
             prior_logits = out.prior_logits.float()
-            g_samples = self._g_loss(functional_call(self.discriminator, params, (torch.sigmoid(prior_logits),)).float())
+            g_samples = self._g_loss(functional_call(self.discriminator, d_params, (torch.sigmoid(prior_logits),)).float())
         # One adaptive weight for the whole adversarial term (reconstructions + samples): its
         # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.
         g_total = g_loss if g_samples is None else g_loss + g_samples

@@ -60,9 +60,12 @@ class PatchDiscriminator(nn.Module):
         else:
             raise ValueError(f"unknown discriminator arch {arch!r}")
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images in [0, 1] -> logits [B, 1, h, w] (7x7 local / 5x5 wide at 28 px)."""
-        return self.net(images * 2.0 - 1.0)
+    def forward(self, images: torch.Tensor, return_features: bool = False):
+        """images in [0, 1] -> logits [B, 1, h, w] (7x7 local / 5x5 wide at 28 px); with
+        return_features, (logits, the last hidden layer's activations [B, C, h, w])."""
+        features = self.net[:-1](images * 2.0 - 1.0)
+        logits = self.net[-1](features)
+        return (logits, features) if return_features else logits
 
 
 class LatentDiscriminator(nn.Module):
