@@ -201,18 +201,19 @@ class VAEGANLoss(nn.Module):
             nll = nll + self.perceptual_weight * x[0].numel() * terms["lpips"].mean()
         kl = terms["kl"].mean()
         latent_loss = beta * kl
-        d_params = d_fake = None
+        d_params = d_fake = None  # D's detached parameters and its logits on the reconstructions
         if self.gan_active(step):
             # Detached D parameters: the generator's backward reaches the fake images, never D.
             d_params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-            d_fake = functional_call(self.discriminator, d_params, (torch.sigmoid(logits),),
-                                     {"return_features": self.disc_feature_weight > 0})
-        if self.disc_feature_weight > 0 and d_fake is not None:
-            d_fake, fake_features = d_fake
-            with torch.no_grad():
-                _, real_features = functional_call(self.discriminator, d_params, (x,), {"return_features": True})
-            terms["disc_feature"] = (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
-            nll = nll + self.disc_feature_weight * x[0].numel() * terms["disc_feature"].mean()
+            with_features = self.disc_feature_weight > 0
+            d_out = functional_call(self.discriminator, d_params, (torch.sigmoid(logits),),
+                                    {"return_features": with_features})
+            d_fake, fake_features = d_out if with_features else (d_out, None)
+            if with_features:
+                with torch.no_grad():
+                    _, real_features = functional_call(self.discriminator, d_params, (x,), {"return_features": True})
+                terms["disc_feature"] = (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
+                nll = nll + self.disc_feature_weight * x[0].numel() * terms["disc_feature"].mean()
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
         if self.mmd_weight > 0 or self.swd_weight > 0:
             # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
