@@ -17,7 +17,7 @@ COMMON=(--dataset fashion-mnist --limit-train 8000 --limit-test 1000 --eval-trai
         --no-visuals --wandb disabled)
 # Every setting the rows vary, at its value before issue #11 (the "today" recipe).
 TODAY=(--disc-arch wide --no-gan-samples --ema-decay 0 --lr-schedule constant --warmup-steps 0
-       --prior gaussian --lr 0.001 --beta1 0.9 --beta2 0.999 --kl-weight 1)
+       --prior gaussian --lr 0.001 --beta1 0.9 --beta2 0.999 --kl-weight 1 --swd-weight 0 --disc-feature-weight 0)
 
 declare -A CHANGE=(
   [today]=""

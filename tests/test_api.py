@@ -67,3 +67,10 @@ def test_the_readme_snippet_runs(tiny_run, tmp_path, monkeypatch):
     namespace = {}
     exec(snippet.replace(checkpoint, str(tiny_run)), namespace)
     assert namespace["samples"].shape == (16, 1, 28, 28)
+
+
+def test_a_gan_checkpoint_from_before_the_swd_and_d_feature_keys_loads_with_them_off(tmp_path):
+    from vaegan.api import config_from
+
+    config = config_from({"use_gan": True, "latent": 4}, tmp_path / "old.pt")
+    assert (config.swd_weight, config.disc_feature_weight) == (0.0, 0.0)

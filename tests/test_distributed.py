@@ -69,11 +69,15 @@ def flat(state):
 
 FIDELITY = ["--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "--prior", "gmm",
             "--prior-components", "2", "--mmd-weight", "100", "--latent-adversary-weight", "1",
-            "--disc-feature-weight", "1"]
+            "--disc-feature-weight", "1", "--swd-weight", "200"]
+
+
+OFF = ["--swd-weight", "0", "--disc-feature-weight", "0"]  # the terms a GAN run has by default, off
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [[], FIDELITY, ["--swd-weight", "10"]], ids=["gan", "gan-samples-ema-cosine-gmm-mmd-aae-dfeat", "swd"])
+@pytest.mark.parametrize("extra", [OFF, FIDELITY, [*OFF, "--swd-weight", "10"]],
+                         ids=["gan", "gan-samples-ema-cosine-gmm-mmd-aae-dfeat-swd", "swd"])
 def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, extra):
     mp.spawn(_worker, args=(2, free_port(), args(idx_dir, tmp_path / "ddp", *extra), str(tmp_path)), nprocs=2)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))

@@ -17,6 +17,8 @@ def test_kl_matches_the_closed_form_of_torch_distributions():
 
 
 def setup(**overrides):
+    """A tiny model and its loss; every optional term off unless a test turns it on."""
+    overrides = {"swd_weight": 0.0, "disc_feature_weight": 0.0, **overrides}
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=0.0, **overrides)
     model = build_model(cfg)
     return cfg, model, VAEGANLoss.from_config(cfg)
