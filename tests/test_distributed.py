@@ -76,7 +76,7 @@ OFF = ["--swd-weight", "0", "--disc-feature-weight", "0"]  # the terms a GAN run
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [OFF, FIDELITY, [*OFF, "--swd-weight", "10"]],
+@pytest.mark.parametrize("extra", [OFF, FIDELITY, ["--swd-weight", "10", "--disc-feature-weight", "0"]],
                          ids=["gan", "gan-samples-ema-cosine-gmm-mmd-aae-dfeat-swd", "swd"])
 def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, extra):
     mp.spawn(_worker, args=(2, free_port(), args(idx_dir, tmp_path / "ddp", *extra), str(tmp_path)), nprocs=2)
