@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=10_000, help="test images (the first N)")
     p.add_argument("--batch-size", type=int, default=250)
     args = p.parse_args()
-    classifier = test = real_pred = None
+    classifier = None
     for path in args.checkpoints:
         model = vaegan.load(path, device="cpu")
         if classifier is None:  # one dataset for every checkpoint: the first one's
