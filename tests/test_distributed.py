@@ -37,10 +37,8 @@ def first_step_grads(trainer):
     batch = torch.arange(trainer.cfg.batch_size)
     x = trainer.train_data.get(trainer._share(batch))
     assert trainer.train_step(x, len(batch)) is not None
-    critic = trainer.loss_fn.latent_discriminator
     return {**{f"g.{k}": p.grad.clone() for k, p in trainer.model.named_parameters()},
-            **{f"d.{k}": p.grad.clone() for k, p in trainer.loss_fn.discriminator.named_parameters()},
-            **({f"l.{k}": p.grad.clone() for k, p in critic.named_parameters()} if critic is not None else {})}
+            **{f"{name}.{k}": p.grad.clone() for name, net in trainer.critics.items() for k, p in net.named_parameters()}}
 
 
 def _worker(rank, world, port, argv, result_dir):
@@ -56,15 +54,14 @@ def _worker(rank, world, port, argv, result_dir):
     (cfg,) = parse_train_args(argv + ["--out", argv[argv.index("--out") + 1] + "-fit"])
     trainer = Trainer(cfg)
     metrics = trainer.fit()
-    critic = trainer.loss_fn.latent_discriminator
-    torch.save({"model": trainer.model.state_dict(), "disc": trainer.loss_fn.discriminator.state_dict(),
-                "critic": critic.state_dict() if critic is not None else {}, "metrics": metrics, "grads": grads}, os.path.join(result_dir, f"rank{rank}.pt"))
+    torch.save({"model": trainer.model.state_dict(), "critics": {n: c.state_dict() for n, c in trainer.critics.items()},
+                "metrics": metrics, "grads": grads}, os.path.join(result_dir, f"rank{rank}.pt"))
     shutdown()
 
 
 def flat(state):
-    return {**{f"g.{k}": v for k, v in state["model"].items()}, **{f"d.{k}": v for k, v in state["disc"].items()},
-            **{f"l.{k}": v for k, v in state["critic"].items()}}
+    return {**{f"g.{k}": v for k, v in state["model"].items()},
+            **{f"{name}.{k}": v for name, critic in state["critics"].items() for k, v in critic.items()}}
 
 
 FIDELITY = ["--gan-samples", "--ema-decay", "0.9", "--lr-schedule", "cosine", "--prior", "gmm",

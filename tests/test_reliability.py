@@ -81,7 +81,8 @@ def test_resume_is_bitwise_with_ema_lr_schedule_gan_samples_latent_critic_and_mi
     (_, a), (_, b) = weights(tmp_path / "straight"), weights(tmp_path / "split")
     assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])
     assert torch.equal(a["prior"]["means"], b["prior"]["means"])
-    assert all(torch.equal(a["latent_discriminator"][k], b["latent_discriminator"][k]) for k in a["latent_discriminator"])
+    for critic in ("sample_discriminator", "latent_discriminator"):
+        assert all(torch.equal(a[critic][k], b[critic][k]) for k in a[critic]), critic
     assert a["schedulers"] == b["schedulers"] and a["schedulers"][0]["last_epoch"] == a["step"]
     assert a["opt_g"]["param_groups"][0]["lr"] < 1e-3  # the cosine schedule moved it
 

@@ -102,8 +102,9 @@ class Config:
     disc_arch: str = opt("wide", "PatchGAN: local = 18 px patches, no normalisation (7x7 logits at 28 px); "
                                   "wide = the earlier 34 px GroupNorm net (5x5 logits, every logit sees "
                                   "every pixel)", choices=("local", "wide"))
-    gan_samples: bool = opt(False, "with --use_gan: the discriminator also sees decodes of z ~ N(0, I) as "
-                                   "fakes and the decoder gets an adversarial term on them (Larsen et al.)")
+    gan_samples: bool = opt(False, "with --use_gan: decodes of z ~ N(0, I) get an adversarial term too (Larsen "
+                                   "et al.), against a second PatchGAN of their own that tells them from real "
+                                   "images (the reconstructions' D never sees them)")
     disc_feature_weight: Optional[float] = opt(None, "with --use_gan: weight of the learned similarity of Larsen et "
                                                      "al.'s VAE/GAN: the squared distance between the discriminator's "
                                                      "last hidden features of an image and of its reconstruction, added "

@@ -129,9 +129,11 @@ class Trainer:
         if perceptual is not None:
             perceptual.to(memory_format=memory_format(device, amp, has_group_norm=False))
         self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
-        # The PatchGAN and the latent critic (if any) train together, with one optimizer.
-        self.disc_params = [p for net in (self.loss_fn.discriminator, self.loss_fn.latent_discriminator)
-                            if net is not None for p in net.parameters()]
+        # The critics (PatchGAN, and the sample PatchGAN and latent critic if any) train together,
+        # with one optimizer; each one's loss reaches only its own parameters.
+        self.critics = {name: net for name in ("discriminator", "sample_discriminator", "latent_discriminator")
+                        if (net := getattr(self.loss_fn, name)) is not None}
+        self.disc_params = [p for net in self.critics.values() for p in net.parameters()]
         self.opt_d = make_optimizer(cfg, self.disc_params, cfg.disc_lr or cfg.lr) if cfg.use_gan else None
         # fp16 gradients underflow without scaling; one scaler per optimizer (off unless fp16).
         fp16 = amp == torch.float16
@@ -145,10 +147,8 @@ class Trainer:
         # What the training step calls (DDP-wrapped and/or compiled, or the module itself);
         # self.model / self.loss_fn.discriminator stay the plain modules (state dicts, EMA).
         self.step_model = wrap_for_step(self.model, self.dist, device, cfg.compile)
-        self.step_disc = (wrap_for_step(self.loss_fn.discriminator, self.dist, device, cfg.compile)
-                          if cfg.use_gan else None)
-        self.step_latent_disc = (wrap_for_step(self.loss_fn.latent_discriminator, self.dist, device, cfg.compile)
-                                 if self.loss_fn.latent_discriminator is not None else None)
+        self.step_critics = {name: wrap_for_step(net, self.dist, device, cfg.compile)
+                             for name, net in self.critics.items()}
         if cfg.compile and perceptual is not None:
             perceptual.net = torch.compile(perceptual.net)
 
@@ -161,9 +161,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "model": self.model.state_dict(),
-            "discriminator": self.loss_fn.discriminator.state_dict() if self.cfg.use_gan else None,
-            "latent_discriminator": (self.loss_fn.latent_discriminator.state_dict()
-                                     if self.loss_fn.latent_discriminator is not None else None),
+            **{name: net.state_dict() for name, net in self.critics.items()},
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
             "schedulers": [s.state_dict() for s in self.schedulers],
@@ -180,12 +178,10 @@ class Trainer:
     def _restore(self, saved: dict) -> None:
         load_weights(self.model, saved["model"], self.ckpt_path)
         self.opt_g.load_state_dict(saved["opt_g"])
+        for name, net in self.critics.items():
+            load_weights(net, saved.get(name), self.ckpt_path, name.replace("_", " "))
         if self.opt_d is not None:
-            load_weights(self.loss_fn.discriminator, saved["discriminator"], self.ckpt_path, "discriminator")
             self.opt_d.load_state_dict(saved["opt_d"])
-        if self.loss_fn.latent_discriminator is not None:
-            load_weights(self.loss_fn.latent_discriminator, saved.get("latent_discriminator"), self.ckpt_path,
-                         "latent critic")
         for scheduler, state in zip(self.schedulers, saved.get("schedulers", [])):
             scheduler.load_state_dict(state)
         for key, state in saved.get("scalers", {}).items():
@@ -261,11 +257,13 @@ class Trainer:
             self.ema.update_parameters(self.model)
         if outcome != "nonfinite" and gan_active:
             samples = None if out.prior_logits is None else torch.sigmoid(out.prior_logits)
+            critics = self.step_critics
             prior_codes = (self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device))
-                           if self.step_latent_disc is not None else None)
+                           if "latent_discriminator" in critics else None)
             with autocast(self.device, self.amp_dtype):
-                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, self.step_disc, samples, out.mu,
-                                                                 prior_codes, self.step_latent_disc)
+                d_loss, d_logs = self.loss_fn.discriminator_loss(
+                    x, out.recon, critics["discriminator"], samples, out.mu, prior_codes,
+                    critics.get("latent_discriminator"), critics.get("sample_discriminator"))
             d_outcome = self._backward_and_step(d_loss, self.disc_params, self.opt_d, self.scalers["d"])
             outcome = max(outcome, d_outcome, key=OUTCOMES.index)  # the worse of the two updates
             logs.update(d_logs)
