@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 size=${2:-full}
 COMMON=(--dataset fashion-mnist --latent 16 --use-gan --perceptual-weight 0 --epochs 3 --seed 0
         --no-visuals --wandb disabled
-        --swd-weight 0 --disc-feature-weight 0)  # the recipe before they became its default; rows turn them on
+        --swd-weight 0 --disc-feature-weight 0 --no-gan-samples)  # the recipe before they became its default; rows turn them on
 case "$size" in
   small) COMMON+=(--limit-train 8000 --limit-test 1000 --disc-start 126); EVAL_N=(--n 2000) ;;
   full)  COMMON+=(--eval-images 2000); EVAL_N=() ;;

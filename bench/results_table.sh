@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 COMMON=(--dataset fashion-mnist --no-visuals --wandb disabled)
 UNET=(--channels 16 32 64 --perceptual-weight 0 --epochs 2 --disc-start 200 --kl-weight 1 --swd-weight 0
-      --disc-feature-weight 0)
+      --disc-feature-weight 0 --no-gan-samples)
 
 declare -A RECIPE=(
   [mlp-2]="--config configs/mlp_vae.yaml"

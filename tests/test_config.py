@@ -69,16 +69,16 @@ def test_the_quickstart_command_and_the_default_recipe_file_are_one_recipe():
     assert not differ, differ
 
 
-@pytest.mark.parametrize("flags, pair", [
-    ([], (0.0, 0.0)),
-    (["--use_gan"], (200.0, 1.0)),
-    (["--use_gan", "--latent-shape", "spatial"], (0.0, 0.0)),
-    (["--use_gan", "--arch", "conv"], (0.0, 0.0)),
-    (["--use_gan", "--swd-weight", "0", "--disc-feature-weight", "0.5"], (0.0, 0.5)),
+@pytest.mark.parametrize("flags, recipe", [
+    ([], (0.0, 0.0, False)),
+    (["--use_gan"], (200.0, 1.0, True)),
+    (["--use_gan", "--latent-shape", "spatial"], (0.0, 0.0, False)),
+    (["--use_gan", "--arch", "conv"], (0.0, 0.0, False)),
+    (["--use_gan", "--swd-weight", "0", "--disc-feature-weight", "0.5", "--no-gan-samples"], (0.0, 0.5, False)),
 ])
-def test_the_swd_and_d_feature_pair_is_on_by_default_only_where_it_was_measured(flags, pair):
+def test_swd_d_features_and_gan_samples_are_on_by_default_only_where_they_were_measured(flags, recipe):
     (cfg,) = parse_train_args(flags)
-    assert (cfg.swd_weight, cfg.disc_feature_weight) == pair
+    assert (cfg.swd_weight, cfg.disc_feature_weight, cfg.gan_samples) == recipe
 
 
 def test_a_bad_yaml_value_is_an_error_even_when_a_flag_overrides_it(tmp_path, capsys):
