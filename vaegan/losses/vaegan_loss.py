@@ -30,7 +30,7 @@ Scales, per image (then averaged over the batch):
                of prior draws get the same term (one adaptive weight over both) against a second
                PatchGAN of their own, which learns to tell them from real images. Their own, because
                one D shared by both kinds of fake stopped telling reconstructions from their images
-               (measured: its feature distance fell ~10x and every Frechet distance rose ~10x).
+               (measured: its feature distance fell ~10x, the reconstructions' Frechet distance rose ~10x).
 With bce and beta = 1, rec + kl is the negative ELBO in nats per image.
 """
 from __future__ import annotations
