@@ -13,10 +13,11 @@ from .config import ConfigError
 
 # Keys that fix the shapes of the networks: a checkpoint is only compatible when these match.
 ARCH_KEYS = ("image_channels", "image_size", "arch", "latent", "latent_shape", "channels", "attn_resolutions",
-             "num_res_blocks", "attn_heads", "hidden", "use_gan", "disc_channels", "disc_arch", "ema_decay")
+             "num_res_blocks", "attn_heads", "hidden", "use_gan", "disc_channels", "disc_arch", "ema_decay",
+             "gan_samples")  # gan_samples: whether the checkpoint holds a sample discriminator
 # What checkpoints written before a key existed were trained with (every run was 1x28x28 then).
 LEGACY = {"disc_arch": "wide", "ema_decay": 0.0, "image_channels": 1, "image_size": 28, "swd_weight": 0.0,
-          "disc_feature_weight": 0.0}
+          "disc_feature_weight": 0.0, "gan_samples": False}
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -122,6 +122,12 @@ def adaptive_weight_from_output_grads(nll_parts: list[tuple[torch.Tensor, torch.
     return (rec_w.norm() / (gan_w.norm() + 1e-4)).clamp(0.0, max_weight).detach()
 
 
+def frozen_call(net: nn.Module, *args, **kwargs):
+    """`net(*args, **kwargs)` with its parameters detached: a backward through the output reaches
+    the inputs, never the critic's weights (so the generator's step never trains a critic)."""
+    return functional_call(net, {k: v.detach() for k, v in net.named_parameters()}, args, kwargs)
+
+
 def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * (F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean())
 
@@ -206,17 +212,14 @@ class VAEGANLoss(nn.Module):
             nll = nll + self.perceptual_weight * x[0].numel() * terms["lpips"].mean()
         kl = terms["kl"].mean()
         latent_loss = beta * kl
-        d_params = d_fake = None  # D's detached parameters and its logits on the reconstructions
+        d_fake = None  # D's logits on the reconstructions
         if self.gan_active(step):
-            # Detached D parameters: the generator's backward reaches the fake images, never D.
-            d_params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
             with_features = self.disc_feature_weight > 0
-            d_out = functional_call(self.discriminator, d_params, (torch.sigmoid(logits),),
-                                    {"return_features": with_features})
+            d_out = frozen_call(self.discriminator, torch.sigmoid(logits), return_features=with_features)
             d_fake, fake_features = d_out if with_features else (d_out, None)
             if with_features:
                 with torch.no_grad():
-                    _, real_features = functional_call(self.discriminator, d_params, (x,), {"return_features": True})
+                    _, real_features = self.discriminator(x, return_features=True)
                 terms["disc_feature"] = (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
                 nll = nll + self.disc_feature_weight * x[0].numel() * terms["disc_feature"].mean()
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
@@ -230,10 +233,8 @@ class VAEGANLoss(nn.Module):
             logs["swd"] = sliced_wasserstein_to_prior(codes)
             latent_loss = latent_loss + self.swd_weight * logs["swd"]
         if self.latent_discriminator is not None and self.gan_active(step):
-            # Detached critic parameters: this backward never reaches the critic.
             # A mean over this rank's codes: DDP's gradient average makes it the global batch's.
-            params = {k: v.detach() for k, v in self.latent_discriminator.named_parameters()}
-            critic_logits = functional_call(self.latent_discriminator, params, (out.mu.float().flatten(1),))
+            critic_logits = frozen_call(self.latent_discriminator, out.mu.float().flatten(1))
             logs["g_loss_latent"] = self._g_loss(critic_logits.float())
             latent_loss = latent_loss + self.latent_adversary_weight * logs["g_loss_latent"]
         loss = nll + latent_loss
@@ -247,9 +248,7 @@ class VAEGANLoss(nn.Module):
         g_samples = None
         if out.prior_logits is not None:
             prior_logits = out.prior_logits.float()
-            sample_params = {k: v.detach() for k, v in self.sample_discriminator.named_parameters()}
-            g_samples = self._g_loss(functional_call(self.sample_discriminator, sample_params,
-                                                     (torch.sigmoid(prior_logits),)).float())
+            g_samples = self._g_loss(frozen_call(self.sample_discriminator, torch.sigmoid(prior_logits)).float())
         # One adaptive weight for the whole adversarial term (reconstructions + samples): its
         # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.
         g_total = g_loss if g_samples is None else g_loss + g_samples
@@ -273,6 +272,13 @@ class VAEGANLoss(nn.Module):
         logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss)
         return backward_loss, {k: v.detach() for k, v in logs.items()}
 
+    def _image_critic_loss(self, critic: nn.Module, x: torch.Tensor,
+                           fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, logits on x, logits on fake) from one pass over real and detached fake images."""
+        logits = critic(torch.cat([x.float(), fake.detach().float()])).float()
+        logits_real, logits_fake = logits.split([len(x), len(fake)])
+        return self._d_loss(logits_real, logits_fake), logits_real, logits_fake
+
     def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, discriminator: Optional[nn.Module] = None,
                            fake_samples: Optional[torch.Tensor] = None, codes: Optional[torch.Tensor] = None,
                            prior_codes: Optional[torch.Tensor] = None,
@@ -286,19 +292,13 @@ class VAEGANLoss(nn.Module):
         The trainer draws prior_codes for the global batch. `discriminator`, `latent_discriminator`
         and `sample_discriminator` may be DDP wrappers of the loss's own modules."""
         discriminator = self.discriminator if discriminator is None else discriminator
-        real = x.float()
-        # One D pass over real and fake images together.
-        logits_real, logits_fake = discriminator(torch.cat([real, fake.detach().float()])).float().split(
-            [len(real), len(fake)])
-        d_loss = self._d_loss(logits_real, logits_fake)
+        d_loss, logits_real, logits_fake = self._image_critic_loss(discriminator, x, fake)
         logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fake.mean()}
         if fake_samples is not None:
             if self.sample_discriminator is None:
                 raise ValueError("fake_samples need the sample discriminator (gan_samples)")
             critic = self.sample_discriminator if sample_discriminator is None else sample_discriminator
-            logits_real, logits_samples = critic(torch.cat([real, fake_samples.detach().float()])).float().split(
-                [len(real), len(fake_samples)])
-            logs["d_loss_samples"] = self._d_loss(logits_real, logits_samples)
+            logs["d_loss_samples"], _, logits_samples = self._image_critic_loss(critic, x, fake_samples)
             logs["d_fake_samples"] = logits_samples.mean()
             d_loss = d_loss + logs["d_loss_samples"]
         if self.latent_discriminator is not None and codes is not None:
