@@ -57,10 +57,14 @@ declare -A CHANGE=(
   # The recipe as it is now (the pair + the sample GAN with its own D) at the smaller latents.
   [latent4-swd200-dfeat1-gan-samples]="--latent 4 --swd-weight 200 --disc-feature-weight 1 --gan-samples"
   [latent2-swd200-dfeat1-gan-samples]="--latent 2 --swd-weight 200 --disc-feature-weight 1 --gan-samples"
+  # 6 epochs at the default latent; the -gan-samples-6ep run went on from latent4-swd200-dfeat1-gan-samples
+  # (its folder copied, then resumed with --epochs 6: bitwise the same as training 6 epochs at once).
+  [latent4-swd200-dfeat1-6ep]="--latent 4 --swd-weight 200 --disc-feature-weight 1 --epochs 6 --keep-checkpoints 6"
+  [latent4-swd200-dfeat1-gan-samples-6ep]="--latent 4 --swd-weight 200 --disc-feature-weight 1 --gan-samples --epochs 6 --keep-checkpoints 6"
   [swd200-dfeat1-gan-samples-own-d-seed1-6ep]="--swd-weight 200 --disc-feature-weight 1 --gan-samples --seed 1 --epochs 6 --keep-checkpoints 6"
   [swd200-aae1-cosine6]="--swd-weight 200 --latent-adversary-weight 1 --lr-schedule cosine --epochs 6 --keep-checkpoints 6"
 )
-ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200 swd1000 swd200-gan-samples aae5 mmd100-seed1 swd200-seed1 swd200-beta0.01-cosine12 swd200-aae1-cosine6 swd200-dfeat1 swd200-dfeat10 swd200-dfeat1-seed1 swd200-dfeat1-9ep swd200-dfeat1-12ep dfeat1 swd200-dfeat3-9ep latent4 latent4-swd200-dfeat1 latent2-swd200-dfeat1 swd200-dfeat1-gan-samples swd200-dfeat1-cosine9 swd200-dfeat1-ema999-9ep swd200-dfeat1-beta0.01 swd200-dfeat0.5 swd200-dfeat1-gan-samples-own-d-9ep latent4-swd200-dfeat1-gan-samples latent2-swd200-dfeat1-gan-samples swd200-dfeat1-gan-samples-own-d-seed1-6ep"
+ORDER="recipe mmd100 mmd300 mmd1000 mmd100-beta0.1 mmd100-gan-samples swd200 swd1000 swd200-gan-samples aae5 mmd100-seed1 swd200-seed1 swd200-beta0.01-cosine12 swd200-aae1-cosine6 swd200-dfeat1 swd200-dfeat10 swd200-dfeat1-seed1 swd200-dfeat1-9ep swd200-dfeat1-12ep dfeat1 swd200-dfeat3-9ep latent4 latent4-swd200-dfeat1 latent2-swd200-dfeat1 swd200-dfeat1-gan-samples swd200-dfeat1-cosine9 swd200-dfeat1-ema999-9ep swd200-dfeat1-beta0.01 swd200-dfeat0.5 swd200-dfeat1-gan-samples-own-d-9ep latent4-swd200-dfeat1-gan-samples latent2-swd200-dfeat1-gan-samples swd200-dfeat1-gan-samples-own-d-seed1-6ep latent4-swd200-dfeat1-6ep latent4-swd200-dfeat1-gan-samples-6ep"
 
 for row in ${ROWS:-$ORDER}; do
   out=runs/prior_match/$size/$row
