@@ -71,7 +71,9 @@ def test_the_quickstart_command_and_the_default_recipe_file_are_one_recipe():
 
 @pytest.mark.parametrize("flags, recipe", [
     ([], (0.0, 0.0, False)),
-    (["--use_gan"], (200.0, 1.0, True)),
+    (["--use_gan"], (200.0, 1.0, False)),
+    (["--use_gan", "--latent", "16"], (200.0, 1.0, True)),
+    (["--use_gan", "--latent", "8"], (200.0, 1.0, False)),
     (["--use_gan", "--latent-shape", "spatial"], (0.0, 0.0, False)),
     (["--use_gan", "--arch", "conv"], (0.0, 0.0, False)),
     (["--use_gan", "--swd-weight", "0", "--disc-feature-weight", "0.5", "--no-gan-samples"], (0.0, 0.5, False)),

@@ -206,9 +206,9 @@ def test_resume_auto_starts_a_new_run_then_continues_it(idx_dir, tmp_path):
 
 
 def test_resuming_a_run_trained_without_the_sample_discriminator_under_the_new_default_says_why(idx_dir, tmp_path):
-    fit(*args_for(idx_dir, tmp_path / "run", 1), "--no-gan-samples")
+    fit(*args_for(idx_dir, tmp_path / "run", 1), "--latent", "16", "--no-gan-samples")
     with pytest.raises(ConfigError, match="gan_samples: False in checkpoint, True now"):
-        fit(*args_for(idx_dir, tmp_path / "run", 2), "--resume")
+        fit(*args_for(idx_dir, tmp_path / "run", 2), "--latent", "16", "--resume")
 
 
 def test_resume_spellings_and_boolean_configs():
