@@ -103,7 +103,7 @@ CASES = {
     "idx gzip garbage": ("gzip_garbage", "not a valid gzip"),
     "checkpoint other latent": (["--latent", "8"], "latent: 4 in checkpoint, 8 now"),
     "checkpoint other arch": (["--arch", "mlp"], "arch: 'unet' in checkpoint, 'mlp' now"),
-    "lpips backbone missing": (["--perceptual-weight", "1", "--lpips-backbone", "/no/vgg.pth"], "no such file"),
+    "resume with another loss": (["--perceptual-weight", "1"], "perceptual_weight: 0.0 in checkpoint, 1.0 now"),
 }
 MUTATIONS = {f.__name__: f for f in (bad_magic, truncated, wrong_size, label_count, gzip_garbage)}
 
@@ -125,6 +125,15 @@ def test_bad_input_on_an_existing_run(world, case, capsys):
     assert message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert snapshot(run) == before
+
+
+def test_missing_lpips_backbone_stops_a_new_run_before_it_writes(world, capsys):
+    root, good, _ = world
+    out = root / "new-run"
+    code, err = call(train_main, ["--data-dir", str(good), "--out", str(out), *BASE, "--perceptual-weight", "1",
+                                  "--lpips-backbone", "/no/vgg.pth"], capsys)
+    assert code == 2 and "no such file" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
 
 
 def test_corrupt_checkpoint_is_named(world, tmp_path, capsys):

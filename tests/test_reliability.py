@@ -267,3 +267,36 @@ def test_a_streamed_image_folder_resumes_bitwise_like_resident_data(tmp_path):
     fit(*args_for(None, tmp_path / "resident", 2), *common)
     assert_same_weights(tmp_path / "straight", tmp_path / "resident")
     assert "streamed from disk" in (tmp_path / "split" / "log.txt").read_text()
+
+
+def test_resume_trains_the_objective_the_run_started_with(idx_dir, tmp_path, capsys):
+    """Issue 34, item 1: resuming without the run's loss flags must not swap in today's defaults."""
+    from vaegan.cli import train_main
+
+    out = tmp_path / "run"
+    first = args_for(idx_dir, out, 1, "--swd-weight", "0", "--disc-feature-weight", "0", "--wandb", "disabled")
+    assert train_main(first) == 0
+    assert train_main(args_for(idx_dir, out, 2, "--resume", "--wandb", "disabled")) == 0
+    epoch2 = read_metrics(out / "metrics.jsonl")[-1]
+    assert epoch2["epoch"] == 2 and "train/swd" not in epoch2 and "train/disc_feature" not in epoch2
+    saved = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["config"]
+    assert (saved["swd_weight"], saved["disc_feature_weight"]) == (0.0, 0.0)
+    capsys.readouterr()
+    before = (out / "checkpoints" / "last.pt").read_bytes()
+    assert train_main(args_for(idx_dir, out, 3, "--resume", "auto", "--swd-weight", "50", "--lr", "0.01",
+                               "--wandb", "disabled")) == 2
+    err = capsys.readouterr().err
+    assert "swd_weight: 0.0 in checkpoint, 50.0 now" in err and "lr: 0.001 in checkpoint, 0.01 now" in err, err
+    assert len(err.strip().splitlines()) == 1 and (out / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_keeps_settings_not_given_and_takes_the_ones_that_may_change(idx_dir, tmp_path):
+    from vaegan.checkpoint import resumed_config
+
+    (cfg,) = parse_train_args(args_for(idx_dir, tmp_path / "r", 1, "--kl-weight", "0.5", "--eval-every", "2"))
+    saved = {**cfg.to_dict(), "image_channels": 1, "image_size": 28}
+    del saved["swd_weight"]  # a checkpoint from before the key existed: trained without the term
+    requested = parse_train_args(["--resume", "--epochs", "5", "--no-visuals", "--out", str(tmp_path / "r")])[0]
+    resumed = resumed_config(saved, requested, {"resume", "epochs", "visuals", "out"}, tmp_path / "r")
+    assert (resumed.kl_weight, resumed.swd_weight, resumed.latent, resumed.channels) == (0.5, 0.0, 4, [8, 16, 16])
+    assert (resumed.epochs, resumed.visuals, resumed.eval_every) == (5, False, 2)

@@ -17,7 +17,7 @@ def run(argv, capsys):
 
 def test_prior_samples_grid_and_npy_match_the_api(tiny_run, tmp_path, capsys):
     png, npy = tmp_path / "s.png", tmp_path / "s.npy"
-    code, err = run([str(tiny_run), "--num", "6", "--seed", "4", "--temperature", "0.7", "--out", str(png),
+    code, err = run(["--checkpoint", str(tiny_run), "--num", "6", "--seed", "4", "--temperature", "0.7", "--out", str(png),
                      "--npy", str(npy)], capsys)
     assert code == 0, err
     expected = vaegan.load(tiny_run, "cpu").sample(6, "auto", 0.7, seed=4)
@@ -36,7 +36,7 @@ def test_reconstruct_a_folder_of_images_of_another_size_and_mode(tiny_run, tmp_p
     Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / "a.png")
     Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(folder / "b.jpg")
     npy = tmp_path / "r.npy"
-    code, err = run([str(tiny_run), "--reconstruct", str(tmp_path / "mine"), "--out", str(tmp_path / "r.png"),
+    code, err = run(["--checkpoint", str(tiny_run), "--reconstruct", str(tmp_path / "mine"), "--out", str(tmp_path / "r.png"),
                      "--npy", str(npy)], capsys)
     assert code == 0, err
     images = np.load(npy)
@@ -50,10 +50,10 @@ def test_interpolate_and_traverse_shapes(tiny_run, tmp_path, capsys):
     Image.new("L", (28, 28), 0).save(a)
     Image.new("L", (28, 28), 255).save(b)
     npy = tmp_path / "i.npy"
-    assert run([str(tiny_run), "--interpolate", str(a), str(b), "--steps", "7", "--out", str(tmp_path / "i.png"),
+    assert run(["--checkpoint", str(tiny_run), "--interpolate", str(a), str(b), "--steps", "7", "--out", str(tmp_path / "i.png"),
                 "--npy", str(npy)], capsys)[0] == 0
     assert np.load(npy).shape == (7, 1, 28, 28)
-    assert run([str(tiny_run), "--traverse", "--dims", "3", "--steps", "5", "--out", str(tmp_path / "t.png"),
+    assert run(["--checkpoint", str(tiny_run), "--traverse", "--dims", "3", "--steps", "5", "--out", str(tmp_path / "t.png"),
                 "--npy", str(npy)], capsys)[0] == 0
     rows = np.load(npy).reshape(3, 5, 28 * 28)
     assert np.allclose(rows[:, 2], rows[0, 2], atol=1e-6)  # the middle column is the same centre in every row
@@ -71,6 +71,6 @@ def test_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys, argv, mess
     names = {"MISSING": str(tmp_path / "nope.png"), "BROKEN": str(tmp_path / "broken.png"),
              "EMPTY": str(tmp_path / "empty")}
     out = tmp_path / "x.png"
-    code, err = run([str(tiny_run), *[names.get(a, a) for a in argv], "--out", str(out)], capsys)
+    code, err = run(["--checkpoint", str(tiny_run), *[names.get(a, a) for a in argv], "--out", str(out)], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()

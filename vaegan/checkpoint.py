@@ -5,16 +5,13 @@ import os
 import pickle
 import re
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterable, Optional
 
 import torch
 
-from .config import ConfigError
+from .config import FIELDS, RESUME_MAY_CHANGE, Config, ConfigError, build_config
 
-# Keys that fix the shapes of the networks: a checkpoint is only compatible when these match.
-ARCH_KEYS = ("image_channels", "image_size", "arch", "latent", "latent_shape", "channels", "attn_resolutions",
-             "num_res_blocks", "attn_heads", "hidden", "use_gan", "disc_channels", "disc_arch", "ema_decay",
-             "gan_samples")  # gan_samples: whether the checkpoint holds a sample discriminator
+FROM_DATA = ("image_channels", "image_size", "channels")  # None in a request: filled in from the data
 # What checkpoints written before a key existed were trained with (every run was 1x28x28 then).
 LEGACY = {"disc_arch": "wide", "ema_decay": 0.0, "image_channels": 1, "image_size": 28, "swd_weight": 0.0,
           "disc_feature_weight": 0.0, "gan_samples": False}
@@ -52,13 +49,37 @@ def load_checkpoint(path: Path) -> dict:
                           f"not a vaegan checkpoint") from None
 
 
+def _differences(saved: dict, current: dict, keys: Iterable[str]) -> list[str]:
+    """'key: saved in checkpoint, current now' for each key outside RESUME_MAY_CHANGE that differs."""
+    return [f"{k}: {saved[k]!r} in checkpoint, {current[k]!r} now" for k in keys
+            if k not in RESUME_MAY_CHANGE and k in saved and saved[k] != current[k]
+            and not (k in FROM_DATA and current[k] is None)]
+
+
 def check_compatible(saved: dict, current: dict, path: Path) -> None:
-    saved = {**LEGACY, **saved}
-    diffs = [f"{k}: {saved.get(k)!r} in checkpoint, {current.get(k)!r} now" for k in ARCH_KEYS
-             if saved.get(k) != current.get(k)]
+    """A run may only continue a checkpoint trained with the same model and objective."""
+    diffs = _differences({**LEGACY, **saved}, current, FIELDS)
     if diffs:
-        raise ConfigError(f"checkpoint {path} is from another model ({'; '.join(diffs)}); use the same "
-                          f"settings or another --out")
+        raise ConfigError(f"checkpoint {path} was trained with other settings ({'; '.join(diffs)}); resume "
+                          f"with the settings it was trained with, or pass --out DIR to start a new run")
+
+
+def resumed_config(saved: dict, requested: Config, given: Optional[Iterable[str]], path: Path) -> Config:
+    """The config a resumed run trains with: the checkpoint's (with LEGACY for keys it predates),
+    except the keys of RESUME_MAY_CHANGE that the user set, which come from `requested`. A key in
+    `given` (what the user set; None: every key) outside those that differs from the checkpoint is
+    refused."""
+    saved = {k: v for k, v in {**LEGACY, **saved}.items() if k in FIELDS}
+    asked = requested.to_dict()
+    diffs = _differences(saved, asked, FIELDS if given is None else given)
+    if diffs:
+        raise ConfigError(f"--resume continues {path} with the settings it was trained with; these differ "
+                          f"({'; '.join(diffs)}): drop them, or pass --out DIR to start a new run")
+    anew = {k: asked[k] for k in RESUME_MAY_CHANGE if given is None or k in given or k not in saved}
+    # The image spec is read off the data again (unless set), so data of another shape is refused by
+    # check_compatible rather than silently resized to the checkpoint's.
+    from_data = {k: asked[k] for k in ("image_channels", "image_size")}
+    return build_config({**saved, **anew, **from_data, "out": asked["out"], "resume": asked["resume"]})
 
 
 def load_weights(module: torch.nn.Module, state: dict, path: Path, what: str = "model") -> None:

@@ -7,7 +7,9 @@ import sys
 import time
 from typing import Callable, Optional, Sequence
 
-from .config import (FIELDS, ConfigError, Config, TrainingError, _base_type, build_config, check_value,
+import yaml
+
+from .config import (FIELDS, GROUPS, ConfigError, Config, TrainingError, _base_type, build_config, check_value,
                      load_yaml)
 from .signals import Interrupted
 
@@ -19,57 +21,81 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    for name, f in FIELDS.items():
-        # Both spellings work: --use-gan and --use_gan.
-        flags = ["--" + name.replace("_", "-")] + (["--" + name] if "_" in name else [])
-        kind, meta = _base_type(name), f.metadata
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        help_text = meta["help"] + ("" if default is None else f" (default: {default})")
-        kwargs = dict(default=argparse.SUPPRESS, help=help_text)
-        if name == "resume":  # a flag that may take a value: --resume, --resume auto, --no-resume
-            parser.add_argument("--resume", nargs="?", const="yes", choices=meta["choices"], **kwargs)
-            parser.add_argument("--no-resume", dest="resume", action="store_const", const="no",
-                                default=argparse.SUPPRESS, help="start a new run (the default)")
-        elif kind is bool:
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
-        elif name == "latent":
-            parser.add_argument(*flags, type=int, nargs="+", metavar="N",
-                                **{**kwargs, "help": help_text + "; several values train one run each"})
-        elif kind is list:
-            parser.add_argument(*flags, type=int, nargs="+", metavar="C", **kwargs)
-        else:
-            parser.add_argument(*flags, type=kind, choices=meta["choices"], metavar=name.upper()
-                                if not meta["choices"] else None, **kwargs)
+def flag_help(name: str) -> str:
+    """A field's help text with its default, as --help and docs/cli.md print it."""
+    f = FIELDS[name]
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    if isinstance(default, bool):
+        default = "on" if default else "off"
+    return f.metadata["help"] + ("" if default is None else f" (default: {default})")
+
+
+def _add_config_flag(group: argparse._ArgumentGroup, name: str) -> None:
+    kind, meta = _base_type(name), FIELDS[name].metadata
+    flag = "--" + name.replace("_", "-")
+    kwargs = dict(default=argparse.SUPPRESS, help=flag_help(name))
+    if name == "resume":  # a flag that may take a value: --resume, --resume auto, --no-resume
+        group.add_argument("--resume", nargs="?", const="yes", choices=meta["choices"], **kwargs)
+        group.add_argument("--no-resume", dest="resume", action="store_const", const="no",
+                           default=argparse.SUPPRESS, help="start a new run (the default)")
+        return
+    if kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif name == "latent":
+        kwargs.update(type=int, nargs="+", metavar="N", help=kwargs["help"] + "; several values train one run each")
+    elif kind is list:
+        kwargs.update(type=int, nargs="+", metavar="C")
+    else:
+        kwargs.update(type=kind, choices=meta["choices"], metavar=None if meta["choices"] else name.upper())
+    group.add_argument(flag, dest=name, **kwargs)
+    if "_" in name:  # --use_gan works as well as --use-gan; --help shows one spelling
+        group.add_argument("--" + name, dest=name, **{**kwargs, "help": argparse.SUPPRESS})
 
 
 def train_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="train.py", description="Train a U-Net VAE(-GAN) or a baseline VAE on a torchvision dataset or a folder of "
-                                   "your own images.")
-    parser.add_argument("--config", metavar="FILE", help="YAML recipe (see configs/); flags override it")
-    _add_config_flags(parser)
+        usage="%(prog)s [--config FILE] [--print-config] [FLAG VALUE ...]",
+        description="Train a U-Net VAE(-GAN) or a baseline VAE on a torchvision dataset or a folder of your "
+                    "own images. Defaults < --config YAML < flags. Multi-word flags also take underscores "
+                    "(--use_gan = --use-gan).",
+        epilog="Reference with every default explained: docs/cli.md.")
+    recipe = parser.add_argument_group("Recipe")
+    recipe.add_argument("--config", metavar="FILE", help="YAML recipe (see configs/); flags override it")
+    recipe.add_argument("--print-config", action="store_true",
+                        help="print the resolved config (every default filled in) as YAML and exit")
+    for title, names in GROUPS.items():
+        group = parser.add_argument_group(title)
+        for name in names:
+            _add_config_flag(group, name)
     return parser
 
 
-def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
-    """One Config per requested latent size (a sweep when `--latent` has several values)."""
+def parse_train_request(argv: Optional[Sequence[str]] = None) -> tuple[list[Config], frozenset[str], bool]:
+    """The configs to train (one per `--latent` value), the keys the user set (flags or YAML) and
+    whether only to print the resolved configs."""
     parser = train_parser()
     args = vars(parser.parse_args(argv))
+    print_only = args.pop("print_config", False)
     try:
         merged = load_yaml(args.pop("config")) if args.get("config") else {}
         args.pop("config", None)
         for key, value in merged.items():  # a bad file value is an error even where a flag overrides it
             check_value(key, value)
+        given = frozenset(merged) | frozenset(args)
         latents = args.pop("latent", None) or [merged.get("latent", Config.latent)]
         if len(latents) > 1 and "out" in {**merged, **args} and {**merged, **args}["out"]:
             raise ConfigError("--out names one folder; leave it out when sweeping several --latent sizes")
         if len(latents) > 1 and not {**merged, **args}.get("wandb_group"):
             dataset = {**merged, **args}.get("dataset", Config.dataset)
             args["wandb_group"] = f"{dataset}-latent-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-        return [build_config({**merged, **args, "latent": n}) for n in latents]
+        return [build_config({**merged, **args, "latent": n}) for n in latents], given, print_only
     except ConfigError as e:
         parser.error(str(e))
+
+
+def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
+    """One Config per requested latent size (a sweep when `--latent` has several values)."""
+    return parse_train_request(argv)[0]
 
 
 def run_cli(main: Callable[[], int]) -> int:
@@ -91,7 +117,10 @@ def run_cli(main: Callable[[], int]) -> int:
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
-    configs = parse_train_args(argv)
+    configs, given, print_only = parse_train_request(argv)
+    if print_only:
+        print("\n---\n".join(yaml.safe_dump(cfg.to_dict(), sort_keys=False) for cfg in configs), end="")
+        return 0
 
     def main() -> int:
         from .distributed import shutdown
@@ -99,9 +128,42 @@ def train_main(argv: Optional[Sequence[str]] = None) -> int:
 
         try:
             for cfg in configs:
-                train(cfg)
+                train(cfg, given)
         finally:
             shutdown()
         return 0
 
     return run_cli(main)
+
+
+def cli_markdown() -> str:
+    """docs/cli.md: every training flag by group, from the Config (a test fails when the file is stale)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["# Training flags (`python train.py` / `vaegan-train`)", "",
+             "Generated from `vaegan/config.py` by `python -m vaegan.cli docs/cli.md`; do not edit by hand.",
+             "Precedence: defaults < `--config FILE` (YAML, keys spelled as below with `_`) < flags. Multi-word",
+             "flags also take underscores (`--use_gan` = `--use-gan`); on/off flags have a `--no-` form.",
+             "`--print-config` prints the resolved config, every default filled in, and exits.", ""]
+    for title, names in GROUPS.items():
+        lines += [f"## {title}", "", "| flag | default | what it does |", "|---|---|---|"]
+        for name in names:
+            f = FIELDS[name]
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if default is None:
+                shown = "see text" if "default:" in f.metadata["help"] else "unset"
+            else:
+                shown = f"`{('on' if default else 'off') if isinstance(default, bool) else default}`"
+            choices = f.metadata["choices"]
+            flag = "--" + name.replace("_", "-")
+            value = " {" + ",".join(map(str, choices)) + "}" if choices else ""
+            lines.append(f"| `{flag}{value}` | {shown} | {cell(f.metadata['help'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    Path(sys.argv[1]).write_text(cli_markdown())

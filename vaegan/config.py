@@ -16,6 +16,8 @@ import yaml
 
 from .tracked import TRACKED
 
+IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".webp")  # what --dataset folder and vaegan-sample read
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torchmetrics' Inception weights
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist", "cifar10", "svhn", "celeba", "folder")
 
 
@@ -76,8 +78,8 @@ class Config:
     # loss
     recon_loss: str = opt("bce", "reconstruction loss, summed over pixels per image",
                           choices=("bce", "mse", "l1"))
-    kl_weight: float = opt(0.03, "beta: weight of the per-image KL (nats). 1 trains on the true ELBO; 0.03 won on "
-                            "sample fidelity (README). Evaluation reports the true ELBO either way", minimum=0)
+    kl_weight: float = opt(0.03, "beta: weight of the per-image KL (nats). 1 trains on the true ELBO; 0.03 gave the "
+                            "best sample fidelity (docs/results.md). Evaluation reports the true ELBO either way", minimum=0)
     mmd_weight: float = opt(0.0, "weight of the MMD between the batch's posterior means and N(0, I) draws "
                                  "(InfoVAE): matches the aggregate posterior to the prior, so N(0, I) "
                                  "samples decode to images even at a small --kl-weight; 0 turns it off",
@@ -86,7 +88,7 @@ class Config:
                                             "posterior means and N(0, I) draws (SWAE; POT's sliced_wasserstein_distance): "
                                             "another matcher of codes to the prior, beside or instead of --mmd-weight; "
                                             "0 turns it off (default: 200 for the U-Net VAE-GAN with a vector latent, "
-                                            "where it won on sample fidelity with --disc-feature-weight; else 0)",
+                                            "where it gave the best sample fidelity with --disc-feature-weight; else 0)",
                                       minimum=0)
     kl_warmup_steps: int = opt(0, "ramp beta linearly from 0 over this many steps", minimum=0)
     perceptual_weight: float = opt(1.0, "LPIPS weight per pixel (taming's convention: per image the "
@@ -100,8 +102,8 @@ class Config:
     disc_weight: float = opt(0.5, "scale of the adaptive adversarial weight", minimum=0)
     disc_channels: int = opt(64, "PatchGAN width", minimum=1)
     disc_arch: str = opt("wide", "PatchGAN: local = 18 px patches, no normalisation (7x7 logits at 28 px); "
-                                  "wide = the earlier 34 px GroupNorm net (5x5 logits, every logit sees "
-                                  "every pixel)", choices=("local", "wide"))
+                                  "wide = 34 px patches with GroupNorm (5x5 logits at 28 px, every "
+                                  "logit sees every pixel)", choices=("local", "wide"))
     gan_samples: Optional[bool] = opt(None, "with --use_gan: decodes of z ~ N(0, I) get an adversarial term too "
                                             "(Larsen et al.), against a second PatchGAN of their own that tells them "
                                             "from real images (the reconstructions' D never sees them); default: on "
@@ -155,8 +157,10 @@ class Config:
                          choices=("auto", "fp32", "bf16", "fp16"))
     compile: bool = opt(False, "torch.compile the networks (compile time is logged separately)")
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
-    resume: str = opt("no", "--resume: continue from <out>/checkpoints/last.pt (an error if there is none); "
-                            "--resume auto: continue when it exists, start otherwise",
+    resume: str = opt("no", "--resume: continue from <out>/checkpoints/last.pt with the settings it was trained "
+                            "with (an error if there is none); --resume auto: continue when it exists, start "
+                            "otherwise. Only epochs, evaluation, logging, checkpoint, device and data-location "
+                            "flags may change; others that differ from the checkpoint are refused",
                       choices=("no", "yes", "auto"))
     keep_checkpoints: int = opt(0, "also keep the last N epoch checkpoints (checkpoints/epoch-0007.pt) "
                                    "besides last.pt and best.pt (0: none)", minimum=0)
@@ -183,11 +187,11 @@ class Config:
     visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)")
 
     def __post_init__(self) -> None:
-        # Unset = the measured recipe: the SWD + D-feature pair won on sample fidelity for the U-Net
-        # VAE-GAN with a vector latent (README); the baselines and the spatial recipe were never
-        # measured with them, so there unset means off. The GAN on prior samples won on every FD at
-        # latent 16 but at latent 4 cost reconstructions and mixture samples (README), so it is on
-        # from 16 dims.
+        # Unset = the measured recipe (docs/results.md): the SWD + D-feature pair gives the best
+        # sample fidelity for the U-Net VAE-GAN with a vector latent; the baselines and the spatial
+        # recipe are unmeasured with them, so there unset means off. The GAN on prior samples helps
+        # every FD at latent 16 but costs reconstructions and mixture samples at latent 4, so it is
+        # on from 16 dims.
         measured = self.use_gan and self.arch == "unet" and self.latent_shape == "vector"
         if self.swd_weight is None:
             self.swd_weight = 200.0 if measured else 0.0
@@ -217,6 +221,39 @@ class Config:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+# The --help groups and docs/cli.md sections, in order; every field is in exactly one (tested).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Data": ("dataset", "data_dir", "image_size", "image_channels", "val_fraction", "limit_train",
+             "limit_test", "data_memory_mb", "workers"),
+    "Model": ("arch", "latent", "latent_shape", "channels", "attn_resolutions", "num_res_blocks", "attn_heads",
+              "hidden"),
+    "Loss: reconstruction, KL and codes": ("recon_loss", "kl_weight", "kl_warmup_steps", "perceptual_weight",
+                                           "lpips_backbone", "mmd_weight", "swd_weight"),
+    "Loss: adversarial": ("use_gan", "disc_loss", "disc_start", "disc_weight", "disc_arch", "disc_channels",
+                          "disc_feature_weight", "gan_samples", "latent_adversary_weight"),
+    "Optimisation": ("epochs", "batch_size", "optimizer", "lr", "disc_lr", "beta1", "beta2", "weight_decay",
+                     "lr_schedule", "warmup_steps", "grad_clip", "ema_decay"),
+    "Sampling prior": ("prior", "prior_components", "prior_fit_images"),
+    "Evaluation": ("eval_every", "eval_images", "eval_train_images", "eval_batch_size", "best_metric"),
+    "Run folder and checkpoints": ("out", "resume", "keep_checkpoints", "checkpoint_every"),
+    "Hardware and reproducibility": ("seed", "device", "precision", "compile", "deterministic",
+                                     "max_nonfinite_steps"),
+    "Logging and visuals": ("wandb", "wandb_project", "wandb_dir", "wandb_group", "wandb_tags", "run_name",
+                            "tensorboard", "visuals", "assets_dir"),
+}
+
+# What a resumed run may set anew: how long it goes on, how it is evaluated, logged and stored, where
+# it runs and where its data lives now. Every other key is the checkpoint's: it shapes the model or
+# the objective, and changing it mid-run would train something else than what the run started.
+RESUME_MAY_CHANGE = frozenset({
+    "epochs", "data_dir", "data_memory_mb", "workers",
+    "eval_every", "eval_images", "eval_train_images", "eval_batch_size",
+    "out", "resume", "keep_checkpoints", "checkpoint_every",
+    "device", "compile", "max_nonfinite_steps",
+    "wandb", "wandb_project", "wandb_dir", "wandb_group", "wandb_tags", "run_name", "tensorboard", "visuals",
+    "assets_dir",
+})
 TYPES = typing.get_type_hints(Config)
 
 

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .cli import OneLineParser, run_cli
-from .config import DATASETS
-
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torchmetrics' Inception weights
+from .config import DATASETS, INCEPTION_FILE
 
 
 def eval_parser() -> argparse.ArgumentParser:

@@ -11,18 +11,21 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-import torch
-from safetensors.torch import save
-
-from .api import config_from
-from .checkpoint import atomic_write, inference_weights, load_checkpoint
 from .cli import OneLineParser, run_cli
 from .config import ConfigError
+
+# torch is imported inside export(), so that --help answers at once.
 
 
 def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
     """Write the inference weights (EMA when present), the config and the prior to `out`:
     weights only, loadable without pickle. Returns the files written."""
+    import torch
+    from safetensors.torch import save
+
+    from .api import config_from
+    from .checkpoint import atomic_write, inference_weights, load_checkpoint
+
     saved = load_checkpoint(Path(checkpoint))
     config_from(saved["config"], Path(checkpoint))  # refuse a checkpoint without a usable config
     out = Path(out)
@@ -54,12 +57,16 @@ def push_to_hub(folder: Path, repo: str) -> str:
     return f"https://huggingface.co/{repo}"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def export_parser() -> OneLineParser:
     p = OneLineParser(prog="vaegan-export", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="a vaegan checkpoint (last.pt / best.pt)")
     p.add_argument("--out", required=True, help="folder to write model.safetensors, config.json, prior.safetensors")
     p.add_argument("--push-to-hub", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = export_parser().parse_args(argv)
 
     def go() -> int:
         for path in export(args.checkpoint, args.out):

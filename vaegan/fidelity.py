@@ -18,7 +18,7 @@ from torch import nn
 
 from .checkpoint import save_checkpoint
 from .data import ImageSplit
-from .evaluate import INCEPTION_FILE
+from .config import INCEPTION_FILE
 
 CLASSIFIER_EPOCHS = 3
 

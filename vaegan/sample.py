@@ -1,30 +1,31 @@
 """`vaegan-sample` / `python -m vaegan.sample`: pictures from a trained model, no dataset needed.
 
-    vaegan-sample runs/.../checkpoints/best.pt --num 64 --out samples.png          # prior samples
-    vaegan-sample MODEL --reconstruct my_digits/ --out recon.png                   # originals | reconstructions
-    vaegan-sample MODEL --interpolate a.png b.png --steps 10 --out path.png
-    vaegan-sample MODEL --traverse --dims 8 --out traverse.png                     # vector latents
+    vaegan-sample --checkpoint runs/.../checkpoints/best.pt --num 64 --out samples.png  # prior samples
+    vaegan-sample --checkpoint MODEL --reconstruct my_images/ --out recon.png      # originals | reconstructions
+    vaegan-sample --checkpoint MODEL --interpolate a.png b.png --steps 10 --out path.png
+    vaegan-sample --checkpoint MODEL --traverse --dims 8 --out traverse.png        # vector latents
+
+MODEL is a checkpoint (last.pt / best.pt) or a folder written by vaegan-export.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Optional, Sequence
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from .cli import OneLineParser, run_cli
-from .config import ConfigError
-from .data.folder import SUFFIXES as IMAGE_SUFFIXES
+from .config import IMAGE_SUFFIXES, ConfigError
 
-
+if TYPE_CHECKING:
+    import torch
+# torch is imported inside the functions that use it, so that --help answers at once.
 
 def sample_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="vaegan-sample", description=__doc__.splitlines()[0],
                       formatter_class=argparse.RawDescriptionHelpFormatter,
                       epilog="\n".join(__doc__.splitlines()[2:]))
-    p.add_argument("model", help="a checkpoint (last.pt / best.pt) or a folder written by vaegan-export")
+    p.add_argument("--checkpoint", required=True, metavar="MODEL",
+                   help="a checkpoint (last.pt / best.pt) or a folder written by vaegan-export")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--reconstruct", nargs="+", metavar="PATH",
                       help="image files or folders (PNG / JPEG / WebP / BMP): originals above their reconstructions")
@@ -68,6 +69,8 @@ def image_files(paths: Sequence[str]) -> list[Path]:
 def read_images(files: Sequence[Path], channels: int, size: int) -> torch.Tensor:
     """Images as [N, channels, size, size] in [0, 1], converted and fitted as training data is
     (vaegan.data.folder), smaller ones upscaled."""
+    import torch
+
     from .data.folder import decode_image
     from .data.split import ImageSpec, to_float
 
@@ -77,6 +80,8 @@ def read_images(files: Sequence[Path], channels: int, size: int) -> torch.Tensor
 def traversal(model, dims: int, steps: int, sweep: float) -> torch.Tensor:
     """Rows: one latent dim each, the `dims` with the largest spread under the model's prior,
     swept over centre +- sweep standard deviations while the others stay at the centre."""
+    import torch
+
     if len(model.latent_dims) != 1:
         raise ConfigError("--traverse needs a vector latent (this model's latent is spatial)")
     if model.prior is not None:  # the mixture's overall mean and per-dim standard deviation
@@ -95,10 +100,13 @@ def traversal(model, dims: int, steps: int, sweep: float) -> torch.Tensor:
 
 
 def run(args: argparse.Namespace) -> Path:
+    import numpy as np
+    import torch
+
     from .api import load
     from .visuals.draw import image_grid, write_png
 
-    model = load(args.model, args.device)
+    model = load(args.checkpoint, args.device)
     channels, size = model.config.image_channels, model.config.image_size
     nrow = args.nrow or 8
     if args.reconstruct:

@@ -13,13 +13,14 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Iterable, Optional, Protocol
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import (check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config,
+                         save_checkpoint)
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
 from .data import load_data, shuffled_batches
 from .device import (autocast, cpu_has_fast_bf16, environment_info, memory_format, resolve_device,
@@ -428,7 +429,12 @@ class Trainer:
         self.logger.close()
 
 
-def train(cfg: Config) -> dict[str, float]:
+def train(cfg: Config, given: Optional[Iterable[str]] = None) -> dict[str, float]:
+    """Train one run. When it resumes, the checkpoint's config is the run's (see `resumed_config`):
+    `given` names the keys the user set (None: all of `cfg`), which must agree with it."""
     from .visuals import EvolutionAssets
 
+    if cfg.resumes():
+        path = cfg.run_dir() / "checkpoints" / "last.pt"
+        cfg = resumed_config(load_checkpoint(path)["config"], cfg, given, path)
     return Trainer(cfg, [EvolutionAssets(cfg)] if cfg.visuals else []).fit()

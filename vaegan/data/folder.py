@@ -11,16 +11,17 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from ..config import IMAGE_SUFFIXES
 from .split import DataError, ImageSpec
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 GRAY_MODES = {"1", "L", "LA", "La"}
 COLOR_MODES = {"RGB", "RGBA", "RGBa", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"}
 SPLIT_NAMES = {"train": ("train",), "test": ("test", "val", "valid", "validation")}
@@ -37,7 +38,7 @@ class FolderScan:
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
@@ -58,7 +59,7 @@ def _reason(e: Exception, path: Path) -> str:
 def scan(folder: Path, class_names: Optional[list[str]] = None) -> FolderScan:
     """Headers only (Pillow opens lazily): fast, and a file that is not an image fails here."""
     subdirs = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES]
+    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if class_names is None and subdirs and not loose:
         class_names = [d for d in subdirs if _images_under(folder / d)]
     paths, labels = [], []
@@ -70,7 +71,7 @@ def scan(folder: Path, class_names: Optional[list[str]] = None) -> FolderScan:
     else:
         paths = _images_under(folder)
     if not paths:
-        raise DataError(f"{folder} holds no images ({', '.join(sorted(s[1:] for s in SUFFIXES))})")
+        raise DataError(f"{folder} holds no images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))})")
     modes, sizes = [], []
     for path in tqdm(paths, desc=f"scanning {folder}", leave=False, disable=len(paths) < 5000):
         mode, size = _header(path)
@@ -148,3 +149,19 @@ def decode_all(paths: list[Path], spec: ImageSpec, workers: int) -> torch.Tensor
                                        disable=len(paths) < 2000)):
             out[i] = image
     return out
+
+
+class FileImages(Dataset):
+    """Image files decoded on demand to uint8 [C, S, S] (see `decode_image`)."""
+
+    def __init__(self, paths: Sequence[Path], spec: ImageSpec):
+        self.paths, self.spec = list(paths), spec
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return decode_image(self.paths[i], self.spec)
+
+    def subset(self, index: torch.Tensor) -> "FileImages":
+        return FileImages([self.paths[i] for i in index.tolist()], self.spec)

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..config import Config
+from ..config import IMAGE_SUFFIXES, Config
 from .split import DataError, ImageSplit
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -80,7 +80,10 @@ def load_split(folder: Path, split: str, limit: Optional[int] = None,
     paths = [_find(folder, image_name), _find(folder, label_name)]
     if not all(paths):
         missing = [n for n, p in zip((image_name, label_name), paths) if p is None]
-        raise DataError(f"{folder} lacks {', '.join(missing)}[.gz]")
+        hint = ("; it holds image files: pass --dataset folder to train on them"
+                if folder.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
+                else " (IDX files; for a folder of your own images pass --dataset folder)")
+        raise DataError(f"{folder} lacks {', '.join(missing)}[.gz]{hint}")
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     if images.dim() != 3:
         raise DataError(f"{paths[0]} holds a {images.dim()}-d array; images need 3 dims (count, height, width)")

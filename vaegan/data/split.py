@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 import torch
 import torchvision.transforms.v2.functional as TF
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from ..config import ConfigError
 
@@ -36,24 +36,6 @@ def fit_tensor(images: torch.Tensor, size: int) -> torch.Tensor:
     if images.shape[-2:] == (size, size):
         return images
     return TF.center_crop(TF.resize(images, size, antialias=True), [size, size])
-
-
-class FileImages(Dataset):
-    """Image files decoded on demand to uint8 [C, S, S] (see `folder.decode_image`)."""
-
-    def __init__(self, paths: Sequence[Path], spec: ImageSpec):
-        self.paths, self.spec = list(paths), spec
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        from .folder import decode_image
-
-        return decode_image(self.paths[i], self.spec)
-
-    def subset(self, index: torch.Tensor) -> "FileImages":
-        return FileImages([self.paths[i] for i in index.tolist()], self.spec)
 
 
 class _Batches:

@@ -1,0 +1,76 @@
+"""The command-line shell: grouped --help, the generated flag reference, fast help, one way to name a model."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import ROOT
+from vaegan.cli import cli_markdown, train_main, train_parser
+from vaegan.config import FIELDS, GROUPS, RESUME_MAY_CHANGE
+
+
+def test_every_field_is_in_exactly_one_help_group():
+    grouped = [name for names in GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(FIELDS)
+    assert RESUME_MAY_CHANGE <= set(FIELDS)
+
+
+def test_docs_cli_md_is_generated_from_the_config():
+    assert (ROOT / "docs" / "cli.md").read_text() == cli_markdown(), \
+        "docs/cli.md is stale: python -m vaegan.cli docs/cli.md"
+
+
+def test_help_shows_groups_and_one_spelling_per_flag(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bin/vaegan-train"])
+    text = train_parser().format_help()
+    assert text.startswith("usage: vaegan-train [--config FILE]")
+    assert len(text.split("\n\n", 1)[0].splitlines()) <= 2  # a short usage line, not every flag
+    for title in GROUPS:
+        assert f"\n{title}:\n" in text
+    listed = re.findall(r"^ {2}(--[\w-]+)", text, re.M)
+    assert not [flag for flag in listed if "_" in flag]
+    assert len(listed) == len(set(listed))
+    for name in FIELDS:
+        assert "--" + name.replace("_", "-") in listed, name
+    for history in ("earlier", "README", " won ", "a run ago"):
+        assert history not in text, history
+
+
+def test_print_config_resolves_dependent_defaults_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_main(["--latent", "16", "--use_gan", "--out", str(out), "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (printed["swd_weight"], printed["disc_feature_weight"], printed["gan_samples"]) == (200.0, 1.0, True)
+    assert printed["latent"] == 16 and not out.exists()
+
+
+def test_programs_answer_help_without_importing_torch():
+    code = ("import sys; import vaegan.cli, vaegan.sample, vaegan.export, vaegan.evaluate; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_a_folder_of_images_without_dataset_folder_is_named(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(photos / "a.png")
+    code = train_main(["--data-dir", str(photos), "--out", str(tmp_path / "run"), "--wandb", "disabled"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--dataset folder" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_every_program_names_the_model_with_checkpoint():
+    from vaegan.evaluate import eval_parser
+    from vaegan.sample import sample_parser
+
+    for parser in (sample_parser(), eval_parser()):
+        assert "--checkpoint" in parser.format_help()
+    assert sample_parser().parse_args(["--checkpoint", "m.pt"]).checkpoint == "m.pt"
+    with pytest.raises(SystemExit):
+        sample_parser().parse_args(["m.pt", "--checkpoint", "m.pt"])  # no positional model
