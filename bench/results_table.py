@@ -1,4 +1,4 @@
-"""Print the README results table from runs/table/<row>/{eval,iw}.json (see bench/results_table.sh),
+"""Print the baselines table of docs/results.md from runs/table/<row>/{eval,iw}.json (see bench/results_table.sh),
 and with --figure draw the first test images with every row's reconstructions and prior samples.
 
     python bench/results_table.py [--root runs/table] [--figure assets/results.png]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README results table: seed baselines vs the U-Net VAE / VAE-GAN on Fashion-MNIST.
+# The baselines table of docs/results.md: seed baselines vs the U-Net VAE / VAE-GAN on Fashion-MNIST.
 #
 #   bash bench/results_table.sh train   # trains every row into runs/table/<row>/
 #   bash bench/results_table.sh eval    # eval.py on each trained row -> runs/table/<row>/{eval,iw}.json, recon/samples.npy

@@ -74,3 +74,25 @@ def test_every_program_names_the_model_with_checkpoint():
     assert sample_parser().parse_args(["--checkpoint", "m.pt"]).checkpoint == "m.pt"
     with pytest.raises(SystemExit):
         sample_parser().parse_args(["m.pt", "--checkpoint", "m.pt"])  # no positional model
+
+
+def _anchors(page):
+    text = page.read_text()
+    ids = set(re.findall(r'<a id="([^"]+)"', text))
+    for heading in re.findall(r"^#{1,6} (.+)$", text, re.M):
+        ids.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
+    return ids
+
+
+def test_links_between_the_docs_resolve():
+    pages = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if target.startswith(("http://", "https://")):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, broken

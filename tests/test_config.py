@@ -67,6 +67,6 @@ def test_every_flag_the_docs_name_exists():
     others = {"--standalone", "--nproc_per_node", "--nnodes", "--node_rank", "--rdzv_backend", "--rdzv_endpoint",
               "--logdir"}  # torchrun, tensorboard
     pages = [ROOT / "README.md"] + [p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "results.md"]
-    named = {(page.name, flag) for page in pages for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*", page.read_text())}
+    named = {(page.name, flag) for page in pages for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*\w", page.read_text())}
     unknown = sorted((page, flag) for page, flag in named if flag not in known | others)
     assert not unknown, unknown

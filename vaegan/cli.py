@@ -144,7 +144,7 @@ def cli_markdown() -> str:
     lines = ["# Training flags (`python train.py` / `vaegan-train`)", "",
              "Generated from `vaegan/config.py` by `python -m vaegan.cli docs/cli.md`; do not edit by hand.",
              "Precedence: defaults < `--config FILE` (YAML, keys spelled as below with `_`) < flags. Multi-word",
-             "flags also take underscores (`--use_gan` = `--use-gan`); on/off flags have a `--no-` form.",
+             "flags also take underscores (`--use_gan` = `--use-gan`); on/off flags also take `no-` (`--no-visuals`).",
              "`--print-config` prints the resolved config, every default filled in, and exits.", ""]
     for title, names in GROUPS.items():
         lines += [f"## {title}", "", "| flag | default | what it does |", "|---|---|---|"]

@@ -15,7 +15,7 @@ from .config import DATASETS, INCEPTION_FILE
 
 
 def eval_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="eval.py", description="Evaluate a vaegan checkpoint on the test split.")
+    p = OneLineParser(description="Evaluate a vaegan checkpoint on the test split.")
     p.add_argument("--checkpoint", required=True, help="path to a checkpoint (e.g. runs/.../checkpoints/last.pt)")
     p.add_argument("--dataset", choices=DATASETS, help="dataset (default: the one it was trained on)")
     p.add_argument("--data-dir", help="the data's folder (default: as in training)")
