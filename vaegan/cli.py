@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence
 
 import yaml
 
-from .config import (FIELDS, GROUPS, ConfigError, Config, TrainingError, _base_type, build_config, check_value,
+from .config import (FIELDS, GROUPS, RESUME_MAY_CHANGE, ConfigError, Config, TrainingError, _base_type, build_config, check_value,
                      load_yaml)
 from .signals import Interrupted
 
@@ -160,6 +160,11 @@ def cli_markdown() -> str:
             value = " {" + ",".join(map(str, choices)) + "}" if choices else ""
             lines.append(f"| `{flag}{value}` | {shown} | {cell(f.metadata['help'])} |")
         lines.append("")
+    may_change = ", ".join(f"`--{n.replace('_', '-')}`" for n in sorted(RESUME_MAY_CHANGE))
+    lines += ["## What `--resume` may change", "",
+              "A resumed run trains with the checkpoint's settings. Of the flags above only these may differ",
+              f"from it: {may_change}. Any other one that is given and differs is refused, with",
+              "both values named; one not given keeps the checkpoint's value.", ""]
     return "\n".join(lines)
 
 
