@@ -348,3 +348,30 @@ def test_disc_feature_term_changes_the_decoders_gradient_and_needs_the_gan():
     from vaegan.config import ConfigError, validate
     with pytest.raises(ConfigError, match="--disc-feature-weight needs --use_gan"):
         validate(Config(disc_feature_weight=1.0))
+
+
+def test_sliced_wasserstein_runs_in_fp32_under_autocast():
+    """POT projects with a plain matmul: under bf16 autocast it must still be fp32 maths."""
+    z = torch.randn(128, 16, requires_grad=True)
+    torch.manual_seed(3)
+    reference = sliced_wasserstein_to_prior(z)
+    (reference_grad,) = torch.autograd.grad(reference, z)
+    torch.manual_seed(3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = sliced_wasserstein_to_prior(z)
+    (grad,) = torch.autograd.grad(value, z)
+    assert value.dtype == torch.float32
+    assert torch.allclose(value, reference, rtol=1e-6) and torch.allclose(grad, reference_grad, rtol=1e-5, atol=1e-9)
+
+
+def test_sliced_wasserstein_has_a_finite_gradient_at_zero_distance(monkeypatch):
+    import vaegan.losses.vaegan_loss as module
+
+    monkeypatch.setattr(module, "SWD_PRIOR_DRAWS", 1)
+    torch.manual_seed(5)
+    prior = torch.randn(64, 8)  # the draw the function makes next under the same seed
+    z = prior.clone().requires_grad_(True)
+    torch.manual_seed(5)
+    value = sliced_wasserstein_to_prior(z)
+    (grad,) = torch.autograd.grad(value, z)
+    assert value.item() == 0.0 and torch.isfinite(grad).all() and grad.abs().max() == 0.0

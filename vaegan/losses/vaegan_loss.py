@@ -94,10 +94,16 @@ def sliced_wasserstein_to_prior(z: torch.Tensor) -> torch.Tensor:
     target quantiles are then less noisy than the batch they are compared with."""
     if len(z) < 2:
         return z.sum() * 0.0
-    prior = torch.randn(SWD_PRIOR_DRAWS * len(z), z.shape[1], device=z.device, dtype=z.dtype)
-    directions = torch.randn(z.shape[1], SWD_PROJECTIONS, device=z.device, dtype=z.dtype)
+    z = z.float()
+    prior = torch.randn(SWD_PRIOR_DRAWS * len(z), z.shape[1], device=z.device)
+    directions = torch.randn(z.shape[1], SWD_PROJECTIONS, device=z.device)
     directions = directions / directions.norm(dim=0, keepdim=True)
-    return ot.sliced_wasserstein_distance(z, prior, projections=directions, p=2) ** 2
+    # fp32 whatever the autocast around (POT projects with a plain matmul, which autocast would run
+    # in bf16 / fp16); the mean of the per-direction W2^2 is the square without POT's sqrt, whose
+    # gradient is infinite at zero distance.
+    with torch.autocast(z.device.type, enabled=False):
+        _, log = ot.sliced_wasserstein_distance(z, prior, projections=directions, p=2, log=True)
+    return log["projected_emds"].mean()
 
 
 def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
