@@ -245,10 +245,13 @@ def test_a_scaler_overflow_is_not_a_nonfinite_step(idx_dir, tmp_path):
     before = param.detach().clone()
     loss = (param.float().sum() * 0) + torch.tensor(1.0)
     huge = param.sum() * 1e30  # finite loss, gradient that overflows once scaled
+    scaler = trainer.scalers["g"]
+    scaler.load_state_dict({**scaler.state_dict(), "_growth_tracker": 7})  # 7 good steps counted so far
     outcome = trainer._backward_and_step(loss + huge - huge.detach(), trainer.model.parameters(), trainer.opt_g,
-                                         trainer.scalers["g"])
+                                         scaler)
     assert outcome == "overflow" and torch.equal(param.detach(), before)
-    assert trainer.scalers["g"].get_scale() < 65536.0  # the scaler backed off
+    assert scaler.get_scale() < 65536.0  # the scaler backed off
+    assert scaler.state_dict()["_growth_tracker"] == 0  # and counts good steps from zero again
 
 
 def test_a_streamed_image_folder_resumes_bitwise_like_resident_data(tmp_path):

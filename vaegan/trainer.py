@@ -40,6 +40,14 @@ LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level l
 OUTCOMES = ("ok", "overflow", "nonfinite")  # of one optimizer update (_backward_and_step), best first
 
 
+def back_off(scaler: torch.amp.GradScaler) -> None:
+    """Lower the scale and restart the growth count, as the scaler does itself after an overflow."""
+    scaler.update(scaler.get_scale() * scaler.get_backoff_factor())
+    state = scaler.state_dict()
+    state["_growth_tracker"] = 0
+    scaler.load_state_dict(state)
+
+
 class Callback(Protocol):
     def check(self, run_id: str) -> None: ...  # optional; before anything is written: refuse to clash
     def on_fit_start(self, trainer: "Trainer") -> None: ...
@@ -215,8 +223,8 @@ class Trainer:
     def _backward_and_step(self, loss: torch.Tensor, params, optimizer, scaler) -> str:
         """One optimizer update: "ok"; "nonfinite" (loss or gradient, update skipped: counts for
         --max-nonfinite-steps); or, under fp16, "overflow": the loss was finite but the scaled
-        gradient overflowed, so the scaler skipped the update and lowered its scale — its normal
-        way of finding the scale, not a sign of divergence."""
+        gradient overflowed, so the update is skipped and the scale lowered — the scaler's normal
+        way of finding its scale, not a sign of divergence."""
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)  # clip the true gradient (a no-op without fp16)
@@ -229,7 +237,7 @@ class Trainer:
                 return "ok"
             # Skipped here (not left to the scaler, which misses a norm that overflows while
             # every element is finite), and the scale backs off as after a scaler skip.
-            scaler.update(scaler.get_scale() * scaler.get_backoff_factor())
+            back_off(scaler)
             return "overflow" if loss_ok else "nonfinite"
         if loss_ok and grad_ok:
             optimizer.step()

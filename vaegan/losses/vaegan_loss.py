@@ -44,6 +44,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..config import Config
+from ..device import fp32_under_fp16
 from ..distributed import all_reduce_mean, global_batch
 from ..models import VAEOutput, build_discriminator, build_latent_discriminator
 from .perceptual import LPIPS
@@ -198,7 +199,8 @@ class VAEGANLoss(nn.Module):
         terms = {"rec": rec_per_image(self.recon_loss, logits, x),
                  "kl": kl_per_image(out.mu.float(), out.logvar.float())}
         if self.perceptual is not None:
-            terms["lpips"] = self.perceptual(torch.sigmoid(logits), x)
+            with fp32_under_fp16(logits.device):
+                terms["lpips"] = self.perceptual(torch.sigmoid(logits), x)
         return terms
 
     def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int, last_layer: torch.Tensor,
@@ -221,11 +223,13 @@ class VAEGANLoss(nn.Module):
         d_fake = None  # D's logits on the reconstructions
         if self.gan_active(step):
             with_features = self.disc_feature_weight > 0
-            d_out = frozen_call(self.discriminator, torch.sigmoid(logits), return_features=with_features)
-            d_fake, fake_features = d_out if with_features else (d_out, None)
+            with fp32_under_fp16(logits.device):
+                d_out = frozen_call(self.discriminator, torch.sigmoid(logits), return_features=with_features)
+                d_fake, fake_features = d_out if with_features else (d_out, None)
+                if with_features:
+                    with torch.no_grad():
+                        _, real_features = self.discriminator(x, return_features=True)
             if with_features:
-                with torch.no_grad():
-                    _, real_features = self.discriminator(x, return_features=True)
                 terms["disc_feature"] = (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
                 nll = nll + self.disc_feature_weight * x[0].numel() * terms["disc_feature"].mean()
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
@@ -254,7 +258,9 @@ class VAEGANLoss(nn.Module):
         g_samples = None
         if out.prior_logits is not None:
             prior_logits = out.prior_logits.float()
-            g_samples = self._g_loss(frozen_call(self.sample_discriminator, torch.sigmoid(prior_logits)).float())
+            with fp32_under_fp16(prior_logits.device):
+                d_samples = frozen_call(self.sample_discriminator, torch.sigmoid(prior_logits))
+            g_samples = self._g_loss(d_samples.float())
         # One adaptive weight for the whole adversarial term (reconstructions + samples): its
         # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.
         g_total = g_loss if g_samples is None else g_loss + g_samples
