@@ -5,6 +5,7 @@ Weights are not compared after several Adam steps: parameters whose true gradien
 bias right before GroupNorm, the attention's key bias) get float-noise gradients that Adam
 normalises into full +-lr steps, so two correct runs drift apart there by ~lr per step."""
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -117,3 +118,43 @@ def test_torchrun_cli(idx_dir, tmp_path):
     assert [m["epoch"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
     assert result.stdout.count("epoch 2:") == 1  # rank 1 prints nothing
     assert result.stderr.count("epoch 1/2:   0%") == 1, result.stderr[-2000:]  # and draws no progress bar
+
+
+def _resume_worker(rank, world, port, argv, result_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from vaegan.cli import parse_train_args
+    from vaegan.distributed import shutdown
+    from vaegan.trainer import Trainer
+
+    save_epoch = Trainer._save_epoch
+
+    def draw_more_on_rank_one(self, metrics):  # as any rank-local draw would: rank 1's streams run ahead
+        if rank == 1:
+            torch.rand(3)
+            random.random()
+        save_epoch(self, metrics)
+
+    Trainer._save_epoch = draw_more_on_rank_one
+    out = argv[argv.index("--out") + 1]
+    ends = {}
+    for name, runs in (("straight", [["--epochs", "2"]]), ("resumed", [["--epochs", "1"], ["--epochs", "2", "--resume"]])):
+        for extra in runs:
+            (cfg,) = parse_train_args(argv[:argv.index("--out")] + ["--out", f"{out}-{name}", *extra])
+            Trainer(cfg).fit()
+            torch.distributed.barrier()  # rank 0 has written the checkpoint the next run resumes
+        ends[name] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    torch.save(ends, os.path.join(result_dir, f"rng{rank}.pt"))
+    shutdown()
+
+
+@pytest.mark.slow
+def test_each_rank_resumes_its_own_rng_streams(idx_dir, tmp_path):
+    """Issue 34, item 4: a resumed rank continues its own RNG streams, not rank 0's."""
+    argv = [a for a in args(idx_dir, tmp_path / "ddp") if a not in ("--epochs", "2")]
+    mp.spawn(_resume_worker, args=(2, free_port(), argv, str(tmp_path)), nprocs=2)
+    for rank in (0, 1):
+        ends = torch.load(tmp_path / f"rng{rank}.pt", weights_only=False)
+        assert torch.equal(ends["straight"]["torch"], ends["resumed"]["torch"]), f"rank {rank}: torch RNG"
+        assert ends["straight"]["python"] == ends["resumed"]["python"], f"rank {rank}: Python RNG"

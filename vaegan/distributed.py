@@ -66,6 +66,15 @@ def global_batch(t: torch.Tensor) -> torch.Tensor:
     return torch.cat(all_gather(t))
 
 
+def gather_objects(obj: object) -> list:
+    """`obj` from every rank, in rank order, on every rank (a list of one without DDP)."""
+    if not is_distributed():
+        return [obj]
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 def any_rank(flag: bool, device: torch.device) -> bool:
     """True on every rank when it is True on any (e.g. a signal that reached one rank)."""
     if not is_distributed():

@@ -25,7 +25,7 @@ from .config import Config, ConfigError, TrainingError, save_yaml, with_image_sp
 from .data import load_data, shuffled_batches
 from .device import (autocast, cpu_has_fast_bf16, environment_info, memory_format, resolve_device,
                      resolve_precision, rng_state, seed_everything, set_rng_state)
-from .distributed import all_reduce_mean, any_rank, init_distributed, wrap_for_step
+from .distributed import all_reduce_mean, any_rank, gather_objects, init_distributed, wrap_for_step
 from .logger import RunLogger
 from .losses import LPIPS, VAEGANLoss
 from .metrics import split_metrics
@@ -167,7 +167,8 @@ class Trainer:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
     # ----------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict:
+    def state_dict(self, rng_per_rank: Optional[list] = None) -> dict:
+        """Everything to resume from; `rng_per_rank`: every rank's RNG state (default: this one's)."""
         return {
             "model": self.model.state_dict(),
             **{name: net.state_dict() for name, net in self.critics.items()},
@@ -179,7 +180,7 @@ class Trainer:
             "prior": self.prior.state_dict() if self.prior is not None else None,
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_sums": dict(self.epoch_sums), "epoch_counts": dict(self.epoch_counts),
-            "config": self.cfg.to_dict(), "rng": rng_state(), "best": self.best.get(self.cfg.best_metric),
+            "config": self.cfg.to_dict(), "rng": rng_per_rank or [rng_state(self.device)], "best": self.best.get(self.cfg.best_metric),
             "best_values": dict(self.best),
             "wandb_id": self.wandb.id, "run_id": self.run_id,
         }
@@ -205,7 +206,8 @@ class Trainer:
         self.best = saved.get("best_values") or ({} if saved["best"] is None else {self.cfg.best_metric: saved["best"]})
         self.batch_in_epoch = saved["batch_in_epoch"]
         self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
-        set_rng_state(saved["rng"])
+        states = saved["rng"] if isinstance(saved["rng"], list) else [saved["rng"]]  # a dict: one process
+        set_rng_state(states[self.dist.rank] if len(states) == self.dist.world else states[0], self.device)
         self.logger.truncate_after(self.epoch, self.step)
         where = f", batch {self.batch_in_epoch} of epoch {self.epoch + 1}" if self.batch_in_epoch else ""
         self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}{where}")
@@ -216,8 +218,9 @@ class Trainer:
         if not all(torch.isfinite(p).all() for p in params):
             raise TrainingError(f"weights became non-finite at step {self.step}; kept the last good "
                                 f"checkpoint {self.ckpt_path}")
+        rng_per_rank = gather_objects(rng_state(self.device))  # a collective: every rank saves
         if self.dist.is_main:
-            save_checkpoint(self.state_dict(), path or self.ckpt_path)
+            save_checkpoint(self.state_dict(rng_per_rank), path or self.ckpt_path)
 
     # ----------------------------------------------------------------- training
     def _backward_and_step(self, loss: torch.Tensor, params, optimizer, scaler) -> str:
@@ -423,10 +426,11 @@ class Trainer:
         if improved:
             self.save(self.ckpt_path.with_name("best.pt"))
         self.save()
-        if self.cfg.keep_checkpoints and self.dist.is_main:
+        if self.cfg.keep_checkpoints:
             self.save(self.ckpt_path.with_name(f"epoch-{self.epoch:04d}.pt"))
             for old in sorted(self.ckpt_path.parent.glob("epoch-*.pt"))[:-self.cfg.keep_checkpoints]:
-                old.unlink()
+                if self.dist.is_main:
+                    old.unlink()
 
     def _finish(self, metrics: dict) -> None:
         if not self.dist.is_main:
