@@ -29,7 +29,7 @@ def main() -> None:
     for path in args.checkpoints:
         model = vaegan.load(path, device="cpu")
         if classifier is None:  # one dataset for every checkpoint: the first one's
-            train, test, _, _ = load_data(replace(model.config, limit_train=None))
+            train, _, test, _, _ = load_data(replace(model.config, limit_train=None))
             classifier = domain_classifier(train, model.config.dataset)
             images, labels = test.to_resident(args.batch_size).images[:args.n], test.labels[:args.n]
             real_pred = features_and_logits(classifier, images)[1].argmax(1)

@@ -85,16 +85,32 @@ def test_classifier_accuracy_and_domain_fd_on_known_inputs():
     assert metrics["test/domain_fd_recon"] == pytest.approx(0.0, abs=1e-6)  # identical sets
 
 
-@pytest.mark.parametrize("metric, values, best_epoch", [("test/psnr", [10.0, 12.0, 11.0], 2),
-                                                        ("test/mse", [0.3, 0.1, 0.2], 2),
-                                                        ("test/ssim", [0.5, 0.4, 0.9], 3)])
-def test_best_pt_follows_the_metric_direction(idx_dir, tmp_path, metric, values, best_epoch):
+@pytest.mark.parametrize("metric, values, best_epoch", [("val/psnr", [10.0, 12.0, 11.0], 2),
+                                                        ("val/mse", [0.3, 0.1, 0.2], 2),
+                                                        ("val/ssim", [0.5, 0.4, 0.9], 3)])
+def test_best_pt_follows_the_validation_metric_and_ignores_the_test_split(idx_dir, tmp_path, metric, values,
+                                                                          best_epoch):
     trainer = tiny_trainer(idx_dir, tmp_path / "best", "--best-metric", metric)
+    test_metric = metric.replace("val/", "test/")
     for epoch, value in enumerate(values, 1):
         trainer.epoch = epoch
-        trainer._save_epoch({metric: value})
+        trainer._save_epoch({metric: value, test_metric: values[-epoch]})  # the test split disagrees
     best = torch.load(tmp_path / "best" / "checkpoints" / "best.pt", weights_only=False)
-    assert (best["epoch"], best["best"]) == (best_epoch, max(values) if metric != "test/mse" else min(values))
+    assert (best["epoch"], best["best"]) == (best_epoch, max(values) if metric != "val/mse" else min(values))
+
+
+def test_best_metric_is_a_validation_metric_and_a_run_evaluates_the_held_out_images(idx_dir, tmp_path):
+    from vaegan.logger import read_metrics
+
+    with pytest.raises(SystemExit):
+        parse_train_args(["--best-metric", "test/mse"])
+    tiny_trainer(idx_dir, tmp_path / "v", "--epochs", "1").fit()
+    (record,) = read_metrics(tmp_path / "v" / "metrics.jsonl")
+    assert {"val/mse", "test/mse"} <= set(record)
+    assert (tmp_path / "v" / "checkpoints" / "best.pt").is_file()
+    tiny_trainer(idx_dir, tmp_path / "none", "--epochs", "1", "--val-images", "0").fit()
+    (record,) = read_metrics(tmp_path / "none" / "metrics.jsonl")
+    assert "val/mse" not in record and not (tmp_path / "none" / "checkpoints" / "best.pt").exists()
 
 
 def test_grad_clip_bounds_the_update_gradient(idx_dir, tmp_path):
@@ -156,8 +172,8 @@ def test_the_best_summary_covers_every_tracked_metric_across_a_resume(idx_dir, t
     from vaegan.logger import read_metrics
     from vaegan.tracked import TRACKED
 
-    tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "1", "--best-metric", "test/rec").fit()
-    trainer = tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "3", "--best-metric", "test/rec", "--resume")
+    tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "1", "--best-metric", "val/rec").fit()
+    trainer = tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "3", "--best-metric", "val/rec", "--resume")
     sink = SummarySink()
     trainer.logger.sinks.append(sink)
     trainer.fit()
@@ -167,4 +183,4 @@ def test_the_best_summary_covers_every_tracked_metric_across_a_resume(idx_dir, t
         values = [r[key] for r in records if key in r]
         if values:
             assert sink.summary[f"best/{key}"] == (max(values) if higher else min(values)), key
-    assert "best/test/rec" in sink.summary
+    assert "best/test/rec" in sink.summary and "best/val/rec" in sink.summary

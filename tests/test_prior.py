@@ -70,11 +70,12 @@ def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(ti
 
 def test_the_stored_mixture_is_fitted_on_the_ema_models_posterior_means_of_the_training_images(tiny_run):
     from vaegan.checkpoint import inference_weights, load_checkpoint
-    from vaegan.data.idx import load_split
+    from vaegan.config import build_config
+    from vaegan.data import load_data
     from vaegan.device import autocast, resolve_precision
 
     saved = load_checkpoint(tiny_run)
-    train = load_split(tiny_run.parents[2] / "data", "train")
+    train = load_data(build_config(saved["config"])).train  # the training images, the validation split held out
     images = train.get(torch.arange(len(train)))  # float [N, 1, 28, 28] in [0, 1], as training reads them
     model = build_model(Config(**saved["config"])).eval()
 

@@ -111,7 +111,8 @@ def test_sigterm_saves_a_checkpoint_and_the_resumed_run_matches(data_256, tmp_pa
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
     _, state = weights(out)
-    assert state["epoch"] < 6 and state["step"] > 16
+    first_epoch_steps = read_metrics(out / "metrics.jsonl")[0]["step"]
+    assert state["epoch"] < 6 and state["step"] > first_epoch_steps  # stopped inside a later epoch
     fit(*args_for(data_256, out, 6), "--resume")
     fit(*args_for(data_256, tmp_path / "straight", 6))
     assert_same_weights(out, tmp_path / "straight")
@@ -259,7 +260,7 @@ def test_a_streamed_image_folder_resumes_bitwise_like_resident_data(tmp_path):
     from tests.data.test_folder import image_folder
 
     folder = image_folder(tmp_path / "imgs", classes=("a", "b", "c", "d"), per_class=12, size=(28, 28), mode="L")
-    common = ["--dataset", "folder", "--data-dir", str(folder), "--workers", "1", "--val-fraction", "0.25"]
+    common = ["--dataset", "folder", "--data-dir", str(folder), "--workers", "1", "--test-fraction", "0.25"]
     streamed = (*common, "--data-memory-mb", "0")
     fit(*args_for(None, tmp_path / "straight", 2), *streamed)
     (cfg,) = parse_train_args([*args_for(None, tmp_path / "split", 2), *streamed])
@@ -303,3 +304,12 @@ def test_resume_keeps_settings_not_given_and_takes_the_ones_that_may_change(idx_
     resumed = resumed_config(saved, requested, {"resume", "epochs", "visuals", "out"}, tmp_path / "r")
     assert (resumed.kl_weight, resumed.swd_weight, resumed.latent, resumed.channels) == (0.5, 0.0, 4, [8, 16, 16])
     assert (resumed.epochs, resumed.visuals, resumed.eval_every) == (5, False, 2)
+
+
+def test_a_checkpoint_from_before_the_validation_split_reads_as_todays_keys_without_one():
+    from vaegan.checkpoint import saved_config
+
+    old = {"latent": 4, "val_fraction": 0.25, "best_metric": "test/ssim"}
+    values = saved_config(old)
+    assert (values["test_fraction"], values["best_metric"], values["val_images"]) == (0.25, "val/ssim", 0)
+    assert "val_fraction" not in values

@@ -17,7 +17,7 @@ def test_tensorboard_gets_the_same_keys_as_the_local_files_and_survives_resume(i
     pytest.importorskip("tensorboard")
     out = tmp_path / "run"
     args = ["--latent", "2", "--data-dir", str(idx_dir), "--out", str(out), "--use_gan", "--perceptual-weight", "0",
-            "--tensorboard", "--wandb", "disabled", "--batch-size", "2", *TINY[:-6]]
+            "--tensorboard", "--wandb", "disabled", "--batch-size", "2", "--val-images", "0", *TINY[:-6]]
     assert train_main([*args, "--epochs", "1"]) == 0
     assert train_main([*args, "--epochs", "2", "--resume"]) == 0
     epochs, steps = read_metrics(out / "metrics.jsonl"), read_metrics(out / "steps.jsonl")

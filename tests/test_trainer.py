@@ -138,12 +138,12 @@ def test_an_rgb_image_folder_trains_evaluates_and_samples_at_its_own_size(tmp_pa
 
     folder = image_folder(tmp_path / "pets", per_class=12, size=(40, 40), suffix=".jpg")
     out = tmp_path / "run"
-    assert train_main(["--dataset", "folder", "--data-dir", str(folder), "--image-size", "32", "--val-fraction",
+    assert train_main(["--dataset", "folder", "--data-dir", str(folder), "--image-size", "32", "--test-fraction",
                        "0.25", "--latent", "4", "--use_gan", "--epochs", "1", "--out", str(out), "--workers", "0",
                        "--perceptual-weight", "0.1", "--wandb", "disabled", *TINY]) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert (config["image_channels"], config["image_size"], config["channels"]) == (3, 32, [8, 16, 16])
-    assert "data: folder, 18 train / 6 test images, 3x32x32 px, 2 classes, resident as uint8" in \
+    assert "data: folder, 17 train / 1 val / 6 test images, 3x32x32 px, 2 classes, resident as uint8" in \
         (out / "log.txt").read_text()
     frame = np.asarray(Image.open(out / "assets" / "latent_4" / "frames" / "recon_0001.png"))
     assert frame.ndim == 3 and (frame[..., 0] != frame[..., 1]).any()  # colour, not gray

@@ -18,7 +18,7 @@ from typing import Optional, Union
 
 import torch
 
-from .checkpoint import LEGACY, inference_weights, load_checkpoint, load_weights
+from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_config
 from .config import Config, ConfigError, build_config
 from .device import resolve_device
 from .models import VAE, build_model, lerp_latents
@@ -90,7 +90,7 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
 
 def config_from(values: dict, path: Path) -> Config:
     try:
-        return build_config({**LEGACY, **values, "device": "auto", "resume": "no"})
+        return build_config({**saved_config(values), "device": "auto", "resume": "no"})
     except (TypeError, KeyError) as e:
         raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
 

@@ -14,7 +14,17 @@ from .config import FIELDS, RESUME_MAY_CHANGE, Config, ConfigError, build_config
 FROM_DATA = ("image_channels", "image_size", "channels")  # None in a request: filled in from the data
 # What checkpoints written before a key existed were trained with (every run was 1x28x28 then).
 LEGACY = {"disc_arch": "wide", "ema_decay": 0.0, "image_channels": 1, "image_size": 28, "swd_weight": 0.0,
-          "disc_feature_weight": 0.0, "gan_samples": False}
+          "disc_feature_weight": 0.0, "gan_samples": False, "val_images": 0}
+RENAMED = {"val_fraction": "test_fraction"}  # old key -> its name now
+
+
+def saved_config(values: dict) -> dict:
+    """A checkpoint's config as today's keys: LEGACY for keys it predates, renamed keys under their
+    names now, a best.pt metric picked on test/ (before the validation split) as its val/ one."""
+    values = {RENAMED.get(k, k): v for k, v in {**LEGACY, **values}.items()}
+    if str(values.get("best_metric", "")).startswith("test/"):
+        values["best_metric"] = "val/" + values["best_metric"].split("/", 1)[1]
+    return {k: v for k, v in values.items() if k in FIELDS}
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -58,7 +68,7 @@ def _differences(saved: dict, current: dict, keys: Iterable[str]) -> list[str]:
 
 def check_compatible(saved: dict, current: dict, path: Path) -> None:
     """A run may only continue a checkpoint trained with the same model and objective."""
-    diffs = _differences({**LEGACY, **saved}, current, FIELDS)
+    diffs = _differences(saved_config(saved), current, FIELDS)
     if diffs:
         raise ConfigError(f"checkpoint {path} was trained with other settings ({'; '.join(diffs)}); resume "
                           f"with the settings it was trained with, or pass --out DIR to start a new run")
@@ -69,7 +79,7 @@ def resumed_config(saved: dict, requested: Config, given: Optional[Iterable[str]
     except the keys of RESUME_MAY_CHANGE that the user set, which come from `requested`. A key in
     `given` (what the user set; None: every key) outside those that differs from the checkpoint is
     refused."""
-    saved = {k: v for k, v in {**LEGACY, **saved}.items() if k in FIELDS}
+    saved = saved_config(saved)
     asked = requested.to_dict()
     diffs = _differences(saved, asked, FIELDS if given is None else given)
     if diffs:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import yaml
 
-from .tracked import TRACKED
+from .tracked import BEST_METRICS
 
 IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".webp")  # what --dataset folder and vaegan-sample read
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torchmetrics' Inception weights
@@ -53,8 +53,12 @@ class Config:
                                     minimum=8)
     image_channels: Optional[int] = opt(None, "1 (grayscale) or 3 (RGB); default: 1 when every image is "
                                               "grayscale, else 3", choices=(1, 3))
-    val_fraction: float = opt(0.1, "a folder without a test/ split: hold out this fraction of its images "
-                                   "(chosen with --seed) as the test split", minimum=0, exclusive=True)
+    test_fraction: float = opt(0.1, "a folder without a test/ split: hold out this fraction of its images "
+                                    "(chosen with --seed) as the test split", minimum=0, exclusive=True)
+    val_images: int = opt(1000, "hold out this many training images (at most a tenth of them; chosen with "
+                                "--seed, never trained on) as the validation split: its val/ metrics each "
+                                "epoch choose best.pt, so the test split is never used to pick a model; "
+                                "0: no validation split and no best.pt", minimum=0)
     data_memory_mb: int = opt(4096, "keep the decoded images resident as uint8 when they fit in this many "
                                     "MB, else stream them from disk with a DataLoader", minimum=0)
     workers: int = opt(4, "DataLoader workers when streaming from disk (0: decode in the main process)",
@@ -182,8 +186,8 @@ class Config:
     wandb_group: Optional[str] = opt(None, "W&B group (a --latent sweep gets one automatically)")
     wandb_tags: Optional[str] = opt(None, "comma-separated W&B tags")
     run_name: Optional[str] = opt(None, "W&B run name (default: the run folder's name)")
-    best_metric: str = opt("test/mse", "test metric that picks checkpoints/best.pt (psnr and ssim: "
-                                       "higher is better, others lower)", choices=tuple(TRACKED))
+    best_metric: str = opt("val/mse", "validation metric that picks checkpoints/best.pt (psnr and ssim: "
+                                      "higher is better, others lower)", choices=BEST_METRICS)
     visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)")
 
     def __post_init__(self) -> None:
@@ -224,8 +228,8 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
 # The --help groups and docs/cli.md sections, in order; every field is in exactly one (tested).
 GROUPS: dict[str, tuple[str, ...]] = {
-    "Data": ("dataset", "data_dir", "image_size", "image_channels", "val_fraction", "limit_train",
-             "limit_test", "data_memory_mb", "workers"),
+    "Data": ("dataset", "data_dir", "image_size", "image_channels", "test_fraction", "val_images",
+             "limit_train", "limit_test", "data_memory_mb", "workers"),
     "Model": ("arch", "latent", "latent_shape", "channels", "attn_resolutions", "num_res_blocks", "attn_heads",
               "hidden"),
     "Loss: reconstruction, KL and codes": ("recon_loss", "kl_weight", "kl_warmup_steps", "perceptual_weight",
@@ -315,8 +319,8 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
     if cfg.dataset == "folder" and not cfg.data_dir:
         raise ConfigError("--dataset folder needs --data-dir DIR (a folder of images)")
-    if cfg.val_fraction >= 1:
-        raise ConfigError(f"val_fraction must be < 1, got {cfg.val_fraction}")
+    if cfg.test_fraction >= 1:
+        raise ConfigError(f"test_fraction must be < 1, got {cfg.test_fraction}")
     if cfg.image_size is not None:
         check_image_spec(cfg)
     return cfg

@@ -96,4 +96,10 @@ def wrap_for_step(module: torch.nn.Module, dist_info: Dist, device: torch.device
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         module = DDP(module, device_ids=[device.index] if device.type == "cuda" else None)
-    return torch.compile(module) if compile else module
+    if not compile:
+        return module
+    # The loss differentiates through the networks more than once (retain_graph, for the adaptive
+    # weight); a compiled backward that donates its buffers refuses that, as soon as a batch of
+    # another size (an epoch's last) makes it recompile.
+    torch._functorch.config.donated_buffer = False
+    return torch.compile(module)

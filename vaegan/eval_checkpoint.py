@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import LEGACY, inference_weights, load_checkpoint, load_weights
+from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_config
 from .config import ConfigError, build_config
 from .data import load_data
 from .device import resolve_device
@@ -51,13 +51,14 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     if "dataset" in overrides and "data_dir" not in overrides:
         overrides["data_dir"] = None
     try:
-        cfg = build_config({**LEGACY, **saved["config"], **overrides, "device": args.device})
+        cfg = build_config({**saved_config(saved["config"]), **overrides, "device": args.device})
     except (TypeError, KeyError) as e:
         raise ConfigError(f"{args.checkpoint} holds no usable vaegan config ({e})") from None
     device = resolve_device(cfg.device)
     # The training split is loaded too (lazily decoded when streamed): the mixture and the domain
     # classifier are fitted on it. Both are resized to the spec the model was trained at.
-    train, test, _, _ = load_data(cfg)
+    data = load_data(cfg)
+    train, test = data.train, data.test
     # The test split is read by every metric below: decoded once (a no-op for resident data).
     train, test = train.to(device), test.to(device).to_resident(args.batch_size)
     test_images = test.images
@@ -96,7 +97,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         print("domain FD skipped: the data has no labels to train its classifier on", file=sys.stderr)
     elif not args.no_fidelity:
         # On the whole training split, whatever --limit-train the run used: one classifier per dataset.
-        full_train = train if cfg.limit_train is None else load_data(replace(cfg, limit_train=None))[0].to(device)
+        full_train = train if cfg.limit_train is None else load_data(replace(cfg, limit_train=None)).train.to(device)
         phase("domain classifier: loaded from the cache, or trained once on the training split")
         classifier = domain_classifier(full_train, cfg.dataset)
         metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))

@@ -11,7 +11,7 @@ from typing import Protocol
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write
-from .tracked import TRACKED
+from .tracked import METRICS
 
 
 class Sink(Protocol):
@@ -62,7 +62,7 @@ class RunLogger:
             f.write(json.dumps(metrics) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        keys = ("train/loss", *(k for k in TRACKED if k != "test/rec"))
+        keys = ("train/loss", "val/mse", *(f"test/{m}" for m in METRICS if m != "rec"))
         shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
         self.info(f"epoch {metrics['epoch']}: {shown}")
         self._to_sinks(metrics, step)

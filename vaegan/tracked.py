@@ -6,15 +6,17 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-# name -> (higher is better, label)
-TRACKED: dict[str, tuple[bool, str]] = {
-    "test/mse": (False, "MSE"),
-    "test/psnr": (True, "PSNR (dB)"),
-    "test/ssim": (True, "SSIM"),
-    "test/neg_elbo": (False, "-ELBO (nats)"),
-    "test/lpips": (False, "LPIPS"),
-    "test/rec": (False, "reconstruction loss"),
+# metric -> (higher is better, label); tracked on the validation and the test split
+METRICS: dict[str, tuple[bool, str]] = {
+    "mse": (False, "MSE"),
+    "psnr": (True, "PSNR (dB)"),
+    "ssim": (True, "SSIM"),
+    "neg_elbo": (False, "-ELBO (nats)"),
+    "lpips": (False, "LPIPS"),
+    "rec": (False, "reconstruction loss"),
 }
+TRACKED: dict[str, tuple[bool, str]] = {f"{split}/{m}": v for split in ("val", "test") for m, v in METRICS.items()}
+BEST_METRICS = tuple(f"val/{m}" for m in METRICS)  # best.pt is picked on the validation split only
 
 # Drawn as metric curves and compared between runs; lpips and rec are loss terms, drawn with the losses.
 CURVES = ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo")

@@ -62,7 +62,7 @@ class Trainer:
         self._check_run_dir(cfg)
         # Everything that can fail on bad input happens before the first file is written.
         saved = load_checkpoint(self.ckpt_path) if cfg.resumes() else None
-        train, test, spec, self.data_summary = load_data(cfg)
+        train, val, test, spec, self.data_summary = load_data(cfg)
         # From here on the config holds the data's image spec: config.yaml and checkpoints record it.
         self.cfg = cfg = with_image_spec(cfg, spec.channels, spec.size)
         if saved is not None:
@@ -85,6 +85,7 @@ class Trainer:
             pick = torch.randperm(len(self.test_data), generator=torch.Generator().manual_seed(cfg.seed))
             self.eval_data = self.test_data.subset(pick[:cfg.eval_images].sort().values)
         self.eval_data = self.eval_data.shard(rank, world)
+        self.val_data = None if val is None else val.to(self.device).shard(rank, world)
         self._build_networks(perceptual)
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step = 0, 0
@@ -155,6 +156,8 @@ class Trainer:
         self.eval_model = self.ema.module if self.ema is not None else self.model
         # What the training step calls (DDP-wrapped and/or compiled, or the module itself);
         # self.model / self.loss_fn.discriminator stay the plain modules (state dicts, EMA).
+        if cfg.compile:  # graphs compiled for an earlier run in this process (a --latent sweep) are not this one's
+            torch._dynamo.reset()
         self.step_model = wrap_for_step(self.model, self.dist, device, cfg.compile)
         self.step_critics = {name: wrap_for_step(net, self.dist, device, cfg.compile)
                              for name, net in self.critics.items()}
@@ -371,6 +374,8 @@ class Trainer:
     def eval_metrics(self) -> dict[str, float]:
         bs, model, shown = self.cfg.eval_batch_size, self.eval_model, self.dist.is_main
         metrics = split_metrics(model, self.loss_fn, self.eval_data, bs, "test", self.amp_dtype, shown)
+        if self.val_data is not None:
+            metrics.update(split_metrics(model, self.loss_fn, self.val_data, bs, "val", self.amp_dtype, shown))
         if self.train_eval_data is not None:
             metrics.update(split_metrics(model, self.loss_fn, self.train_eval_data, bs, "train_eval",
                                          self.amp_dtype, shown))
@@ -420,7 +425,7 @@ class Trainer:
         return metrics
 
     def _save_epoch(self, metrics: dict) -> None:
-        name = self.cfg.best_metric
+        name = self.cfg.best_metric  # a val/ metric: None without a validation split, so no best.pt
         improved = improves(name, metrics.get(name), self.best.get(name))
         self.best = update_best(self.best, metrics)
         if improved:

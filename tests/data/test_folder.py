@@ -32,25 +32,27 @@ def image_folder(root: Path, classes=("cat", "dog"), per_class=10, size=(32, 32)
 
 
 def load(folder: Path, **kw):
-    return load_data(build_config({"dataset": "folder", "data_dir": str(folder), "workers": 0, **kw}))
+    """(train, test, spec, summary) of a folder, without a validation split unless `kw` asks."""
+    data = load_data(build_config({"dataset": "folder", "data_dir": str(folder), "workers": 0, "val_images": 0, **kw}))
+    return data.train, data.test, data.spec, data.summary
 
 
 def test_nested_rgb_class_folders_become_labels_and_a_seeded_held_out_split(tmp_path):
     folder = image_folder(tmp_path / "pets", suffix=".jpg")
-    train, test, spec, summary = load(folder, val_fraction=0.25)
+    train, test, spec, summary = load(folder, test_fraction=0.25)
     assert (spec.channels, spec.size) == (3, 32)
     assert (len(train), len(test)) == (15, 5)
     assert train.class_names == ["cat", "dog"] and set(train.labels.tolist()) | set(test.labels.tolist()) == {0, 1}
     assert train.images.shape == (15, 3, 32, 32) and train.resident and "resident as uint8" in summary
-    again = load(folder, val_fraction=0.25)[1]
-    other = load(folder, val_fraction=0.25, seed=1)[1]
+    again = load(folder, test_fraction=0.25)[1]
+    other = load(folder, test_fraction=0.25, seed=1)[1]
     assert torch.equal(again.images, test.images) and not torch.equal(other.images, test.images)
 
 
 def test_pixels_are_the_files_pixels(tmp_path):
     path = write_image(tmp_path / "f" / "a.png", (32, 32), "RGB", seed=3)
     write_image(tmp_path / "f" / "b.png", (32, 32), "RGB", seed=4)
-    train, test, _, _ = load(tmp_path / "f", val_fraction=0.5)
+    train, test, _, _ = load(tmp_path / "f", test_fraction=0.5)
     expected = torch.from_numpy(np.array(Image.open(path))).permute(2, 0, 1).float() / 255
     assert any(torch.equal(s.images[0], expected) for s in (train, test))
     assert train.labels is None  # no class sub-folders: no labels
@@ -72,11 +74,11 @@ def test_grayscale_stays_one_channel_and_mixed_modes_become_rgb_on_white(tmp_pat
     clear = np.zeros((32, 32, 4), dtype=np.uint8)  # fully transparent
     Image.fromarray(clear, "RGBA").save(mixed / "c.png")
     write_image(mixed / "d.webp", mode="RGB", seed=2)
-    train, test, spec, _ = load(mixed, val_fraction=0.5)
+    train, test, spec, _ = load(mixed, test_fraction=0.5)
     assert spec.channels == 3
     every = torch.cat([train.images, test.images])
     assert any(bool((img == 1.0).all()) for img in every)  # the transparent image is white
-    assert load(mixed, val_fraction=0.5, image_channels=1)[2].channels == 1
+    assert load(mixed, test_fraction=0.5, image_channels=1)[2].channels == 1
 
 
 def test_image_size_resizes_and_center_crops_any_shape(tmp_path):
@@ -84,11 +86,11 @@ def test_image_size_resizes_and_center_crops_any_shape(tmp_path):
     write_image(folder / "a.png", (64, 48))
     write_image(folder / "b.png", (40, 80))
     with pytest.raises(DataError, match="not all one square size.*--image-size"):
-        load(folder, val_fraction=0.5)
-    train, _, spec, _ = load(folder, val_fraction=0.5, image_size=32)
+        load(folder, test_fraction=0.5)
+    train, _, spec, _ = load(folder, test_fraction=0.5, image_size=32)
     assert spec.size == 32 and train.images.shape[-2:] == (32, 32)
     with pytest.raises(DataError, match=r"b.png is 40x80, smaller than --image-size 48"):
-        load(folder, val_fraction=0.5, image_size=48)
+        load(folder, test_fraction=0.5, image_size=48)
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -126,8 +128,7 @@ def test_empty_folders_and_missing_folders(tmp_path):
 def test_streamed_batches_equal_resident_ones_and_errors_stay_one_line(tmp_path):
     folder = image_folder(tmp_path / "d", per_class=8, mode="RGB")
     resident, _, _, _ = load(folder)
-    streamed, _, _, summary = load_data(build_config({"dataset": "folder", "data_dir": str(folder), "workers": 2,
-                                                      "data_memory_mb": 0}))
+    streamed, _, _, summary = load(folder, workers=2, data_memory_mb=0)
     assert not streamed.resident and "streamed from disk with 2 workers" in summary
     order = torch.randperm(len(resident), generator=torch.Generator().manual_seed(0)).split(5)
     for a, b in zip(resident.batches(order), streamed.batches(order)):

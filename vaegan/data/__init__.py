@@ -1,5 +1,5 @@
-"""Where images come from, decided once: `load_data(cfg)` returns the train and test splits, the
-image spec (channels, size) every other part is built from, and one line saying what was done.
+"""Where images come from, decided once: `load_data(cfg)` returns the train, validation and test
+splits, the image spec (channels, size) every other part is built from, and one line saying what was done.
 
 Sources: MNIST-family IDX files (idx.py), other torchvision datasets (below), a folder of the
 user's images (folder.py). Tensor sources are always resident; files are decoded once and kept
@@ -8,7 +8,7 @@ resident as uint8 when they fit --data-memory-mb, else streamed from disk every 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -18,7 +18,7 @@ from .folder import FileImages, FolderScan, check_sizes, decode_all, native_size
 from .idx import CLASS_NAMES, TORCHVISION_CLASS, download_into, load_idx_data, load_split, read_idx, resolve_data_dir
 from .split import DataError, ImageSpec, ImageSplit, fit_tensor, shuffled_batches
 
-__all__ = ["DataError", "ImageSpec", "ImageSplit", "load_data", "load_split", "read_idx", "resolve_data_dir",
+__all__ = ["Data", "DataError", "ImageSpec", "ImageSplit", "load_data", "load_split", "read_idx", "resolve_data_dir",
            "shuffled_batches", "CLASS_NAMES"]
 
 # torchvision datasets held as arrays: (class name, extra arguments, how train/test is chosen).
@@ -30,9 +30,32 @@ TENSOR_SETS = {
 CELEBA_SIZE = 64  # CelebA's own 178x218 is not square: its default --image-size
 
 
-def load_data(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
-    if cfg.dataset == "folder" or cfg.dataset == "celeba":
-        return _load_files(cfg)
+class Data(NamedTuple):
+    """The splits of a run: train (what it trains on), val (held out from the training images to
+    choose best.pt; None with --val-images 0), test (reported only), their spec and the log line."""
+    train: ImageSplit
+    val: Optional[ImageSplit]
+    test: ImageSplit
+    spec: ImageSpec
+    summary: str
+
+
+def load_data(cfg: Config) -> Data:
+    train, test, spec, how = _load_files(cfg) if cfg.dataset in ("folder", "celeba") else _load_arrays(cfg)
+    train, val = hold_out_validation(train, cfg.val_images, cfg.seed)
+    return Data(train, val, test, spec, _describe(cfg, train, val, test, spec, how))
+
+
+def hold_out_validation(train: ImageSplit, n: int, seed: int) -> tuple[ImageSplit, Optional[ImageSplit]]:
+    """(the images to train on, a seeded random `n` of the training images, at most a tenth)."""
+    n = min(n, len(train) // 10)
+    if n == 0:
+        return train, None
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    return train.subset(order[n:].sort().values), train.subset(order[:n].sort().values)
+
+
+def _load_arrays(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
     train, test = load_idx_data(cfg) if cfg.dataset in TORCHVISION_CLASS else _load_tensor_set(cfg)
     channels = cfg.image_channels or train.pixels.shape[1]
     if train.pixels.shape[-2:] != test.pixels.shape[-2:]:
@@ -41,7 +64,7 @@ def load_data(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
     size = cfg.image_size or _square(train.pixels.shape[-2:], cfg.dataset)
     spec = ImageSpec(channels, size)
     train, test = (_fit(s, spec) for s in (train, test))
-    return train, test, spec, _describe(cfg, train, test, spec, "resident as uint8")
+    return train, test, spec, "resident as uint8"
 
 
 def _square(hw, name: str) -> int:
@@ -125,7 +148,7 @@ def _load_files(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
             train_scan = scan(pair[0])
             scans = [train_scan, scan(pair[1], train_scan.class_names)]
         else:
-            scans = _hold_out(scan(folder), cfg.val_fraction, cfg.seed, folder)
+            scans = _hold_out(scan(folder), cfg.test_fraction, cfg.seed, folder)
     scans = [_limit(s, n) for s, n in zip(scans, (cfg.limit_train, cfg.limit_test))]
     channels = cfg.image_channels or (1 if all(s.grayscale for s in scans) else 3)
     all_paths = scans[0].paths + scans[1].paths
@@ -144,7 +167,7 @@ def _load_files(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
     how = ("resident as uint8" if resident else
            f"streamed from disk with {cfg.workers} workers (decoded they need {need_mb:.0f} MB > "
            f"--data-memory-mb {cfg.data_memory_mb})")
-    return splits[0], splits[1], spec, _describe(cfg, splits[0], splits[1], spec, how)
+    return splits[0], splits[1], spec, how
 
 
 def scan_list(paths: list[Path]) -> FolderScan:
@@ -162,7 +185,7 @@ def _hold_out(found: FolderScan, fraction: float, seed: int, folder: Path) -> li
     n = len(found.paths)
     n_test = round(n * fraction)
     if n_test < 1 or n_test >= n:
-        raise DataError(f"{folder} has {n} images: --val-fraction {fraction} leaves an empty split; "
+        raise DataError(f"{folder} has {n} images: --test-fraction {fraction} leaves an empty split; "
                         f"add images, change --val-fraction, or make train/ and test/ sub-folders")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     parts = [sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())]
@@ -178,7 +201,8 @@ def _limit(found: FolderScan, n: Optional[int]) -> FolderScan:
                       found.grayscale, found.sizes[:n])
 
 
-def _describe(cfg: Config, train: ImageSplit, test: ImageSplit, spec: ImageSpec, how: str) -> str:
+def _describe(cfg: Config, train: ImageSplit, val: Optional[ImageSplit], test: ImageSplit, spec: ImageSpec,
+              how: str) -> str:
     labels = f"{len(train.class_names)} classes" if train.labels is not None else "no labels"
-    return (f"data: {cfg.dataset}, {len(train)} train / {len(test)} test images, {spec} px, {labels}, "
-            f"{how}")
+    held = f" / {len(val)} val" if val is not None else ""
+    return f"data: {cfg.dataset}, {len(train)} train{held} / {len(test)} test images, {spec} px, {labels}, {how}"
