@@ -22,6 +22,7 @@ from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_
 from .config import Config, ConfigError, build_config
 from .device import resolve_device
 from .models import VAE, build_model, lerp_latents
+from .diffusion_prior import DiffusionPrior
 from .prior import GaussianMixturePrior
 
 EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors")
@@ -30,8 +31,10 @@ EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors")
 class TrainedVAE:
     """A trained vaegan model in eval mode; images in and out are [N, C, H, W] tensors in [0, 1]."""
 
-    def __init__(self, vae: VAE, config: Config, prior: Optional[GaussianMixturePrior], device: torch.device):
+    def __init__(self, vae: VAE, config: Config, prior: Optional[GaussianMixturePrior], device: torch.device,
+                 diffusion: Optional[DiffusionPrior] = None):
         self.vae, self.config, self.prior, self.device = vae.eval(), config, prior, device
+        self.diffusion = None if diffusion is None else diffusion.to(device)  # vaegan-prior's, when trained
 
     @property
     def latent_dims(self) -> tuple[int, ...]:
@@ -49,22 +52,39 @@ class TrainedVAE:
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(images))
 
+    def priors(self) -> dict[str, object]:
+        """The priors this model has, by name: gaussian always, gmm and diffusion when fitted / trained."""
+        found = {"gaussian": None, "gmm": self.prior, "diffusion": self.diffusion}
+        return {name: prior for name, prior in found.items() if name == "gaussian" or prior is not None}
+
+    def resolve_prior(self, prior: str) -> str:
+        """`auto` = the learned prior when the model has one, else its mixture, else N(0, I)."""
+        have = self.priors()
+        if prior == "auto":
+            return next(name for name in ("diffusion", "gmm", "gaussian") if name in have)
+        if prior not in ("gaussian", "gmm", "diffusion"):
+            raise ConfigError(f"prior must be auto, gaussian, gmm or diffusion, got {prior!r}")
+        if prior not in have:
+            raise ConfigError(f"this model has no {'fitted mixture' if prior == 'gmm' else 'diffusion'} prior "
+                              f"({'a spatial latent, or --prior gaussian' if prior == 'gmm' else 'train one with vaegan-prior'}); "
+                              f"it has: {', '.join(have)}")
+        return prior
+
     def latents(self, n: int, prior: str = "auto", temperature: float = 1.0,
-                seed: Optional[int] = None) -> torch.Tensor:
-        """n prior draws: `gmm` = the fitted mixture, `gaussian` = N(0, I), `auto` = the mixture when
-        the model has one. `temperature` scales the noise (a mixture's components keep their means)."""
-        if prior not in ("auto", "gaussian", "gmm"):
-            raise ConfigError(f"prior must be auto, gaussian or gmm, got {prior!r}")
-        if prior == "gmm" and self.prior is None:
-            raise ConfigError("this model has no fitted mixture prior (it was trained with --prior gaussian "
-                              "or has a spatial latent); use prior='gaussian'")
+                seed: Optional[int] = None, steps: int = 25) -> torch.Tensor:
+        """n prior draws (see `resolve_prior`); `temperature` scales the noise (a mixture's components
+        keep their means), `steps` is the diffusion prior's number of DDIM steps."""
+        name = self.resolve_prior(prior)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        if prior == "gaussian" or self.prior is None:
+        if name == "gaussian":
             return temperature * torch.randn((n, *self.latent_dims), generator=generator)
+        if name == "diffusion":
+            return self.diffusion.sample(n, generator, temperature, steps)
         return self.prior.sample(n, generator, temperature)
 
-    def sample(self, n: int, prior: str = "auto", temperature: float = 1.0, seed: Optional[int] = None) -> torch.Tensor:
-        return self.decode(self.latents(n, prior, temperature, seed))
+    def sample(self, n: int, prior: str = "auto", temperature: float = 1.0, seed: Optional[int] = None,
+               steps: int = 25) -> torch.Tensor:
+        return self.decode(self.latents(n, prior, temperature, seed, steps))
 
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int = 8) -> torch.Tensor:
         """Decodes along the straight line between the posterior means of images a and b ([C, H, W])."""
@@ -77,15 +97,32 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
     path = Path(path)
     if path.is_dir():
         config, weights, prior = _read_export(path)
+        diffusion = None
     else:
         saved = load_checkpoint(path)
         config = config_from(saved["config"], path)
         weights = inference_weights(saved)
         prior = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
+        diffusion = diffusion_prior_of(path, saved["step"])
     device = resolve_device(device)
     vae = build_model(config)
     load_weights(vae, weights, path)
-    return TrainedVAE(vae.to(device), config, prior, device)
+    return TrainedVAE(vae.to(device), config, prior, device, diffusion)
+
+
+def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
+    """The prior vaegan-prior trained for this checkpoint, if any; one trained on another state of
+    the model (the checkpoint was overwritten since) would decode to nonsense, so it is refused."""
+    from .prior_run import prior_dir
+
+    path = prior_dir(checkpoint) / "diffusion.pt"
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    if state["vae_step"] != step:
+        raise ConfigError(f"{path} was trained on this model at step {state['vae_step']}, but {checkpoint} is "
+                          f"at step {step}; train the prior again (vaegan-prior --checkpoint {checkpoint})")
+    return DiffusionPrior.from_state_dict(state["prior"])
 
 
 def config_from(values: dict, path: Path) -> Config:

@@ -19,6 +19,7 @@ from .metrics import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import split_metrics
 from .models import build_model
+from .api import diffusion_prior_of
 from .prior import GaussianMixturePrior, posterior_means, sample_latents
 
 
@@ -88,11 +89,18 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         mixture = GaussianMixturePrior.fit(mu, args.prior_components or cfg.prior_components, cfg.seed)
     if args.prior == "gmm" and mixture is None:
         raise ConfigError("--prior gmm needs a vector latent (this checkpoint's latent is spatial)")
-    priors = {"": None, "_gmm": mixture} if mixture is not None else {"": None}
-    if not (args.no_fidelity and args.no_fid):  # both compare the test set with as many prior samples
-        samples = {suffix: decode(model, sample_latents(model, len(test), prior,
-                                                        torch.Generator().manual_seed(args.seed)), args.batch_size)
-                   for suffix, prior in priors.items()}
+    diffusion = diffusion_prior_of(Path(args.checkpoint), saved["step"])
+    if args.prior == "diffusion" and diffusion is None:
+        raise ConfigError(f"--prior diffusion: no prior trained for {args.checkpoint} (vaegan-prior --checkpoint ...)")
+    diffusion = None if diffusion is None else diffusion.to(device)
+    priors = {suffix: prior for suffix, prior in (("", None), ("_gmm", mixture), ("_diffusion", diffusion))
+              if suffix == "" or prior is not None}
+    if not (args.no_fidelity and args.no_fid):  # each compares the test set with as many prior samples
+        samples = {}
+        for suffix, prior in priors.items():
+            phase(f"{len(test)} samples of the {prior.kind if prior else 'N(0, I)'} prior")
+            z = sample_latents(model, len(test), prior, torch.Generator().manual_seed(args.seed), args.sampling_steps)
+            samples[suffix] = decode(model, z, args.batch_size)
     if not args.no_fidelity and train.labels is None:
         print("domain FD skipped: the data has no labels to train its classifier on", file=sys.stderr)
     elif not args.no_fidelity:
@@ -111,10 +119,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     if args.save_recon:
         save_images(args.save_recon, recon)
     if args.save_samples:
-        prior = None if args.prior == "gaussian" else mixture
-        z = sample_latents(model, args.num_samples, prior, torch.Generator().manual_seed(args.seed))
+        name = args.prior if args.prior != "auto" else ("diffusion" if diffusion else "gmm" if mixture else "gaussian")
+        prior = {"gaussian": None, "gmm": mixture, "diffusion": diffusion}[name]
+        z = sample_latents(model, args.num_samples, prior, torch.Generator().manual_seed(args.seed), args.sampling_steps)
         save_images(args.save_samples, decode(model, z, args.batch_size))
-        metrics["samples_prior"] = "gaussian" if prior is None else "gmm"
+        metrics["samples_prior"] = name
     return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
 
 

@@ -62,7 +62,8 @@ class RunLogger:
             f.write(json.dumps(metrics) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        keys = ("train/loss", "val/mse", *(f"test/{m}" for m in METRICS if m != "rec"))
+        keys = (("train/loss", "val/mse", *(f"test/{m}" for m in METRICS if m != "rec")) if "train/loss" in metrics
+                else [k for k in metrics if k not in ("epoch", "step")])  # another kind of run: all it has
         shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
         self.info(f"epoch {metrics['epoch']}: {shown}")
         self._to_sinks(metrics, step)

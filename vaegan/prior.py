@@ -30,9 +30,12 @@ class GaussianMixturePrior:
         return cls(torch.from_numpy(gmm.weights_).float(), torch.from_numpy(gmm.means_).float(),
                    torch.linalg.cholesky(covariances).float(), tuple(mu.shape[1:]))
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0) -> torch.Tensor:
+    kind = "gmm"
+
+    def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0,
+               steps: Optional[int] = None) -> torch.Tensor:
         """n draws [n, *latent_dims] on the CPU: a component by its weight, then its Gaussian (its
-        noise scaled by `temperature`)."""
+        noise scaled by `temperature`); `steps` is for the diffusion prior's interface, unused here."""
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         eps = temperature * torch.randn((n, self.means.shape[1], 1), generator=generator)
         z = self.means[component] + (self.scale_tril[component] @ eps).squeeze(-1)
@@ -47,12 +50,13 @@ class GaussianMixturePrior:
         return cls(state["weights"], state["means"], state["scale_tril"], tuple(state["latent_dims"]))
 
 
-def sample_latents(model, n: int, prior: Optional[GaussianMixturePrior] = None,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """n latent draws on the model's device, from `prior` or (None) from N(0, I)."""
+def sample_latents(model, n: int, prior=None, generator: Optional[torch.Generator] = None,
+                   steps: int = 25) -> torch.Tensor:
+    """n latent draws on the model's device, from `prior` (a GaussianMixturePrior or a DiffusionPrior:
+    the same `sample` interface; `steps` is the diffusion prior's) or (None) from N(0, I)."""
     if prior is None:
         return model.sample_prior(n, generator)
-    return prior.sample(n, generator).to(next(model.parameters()).device)
+    return prior.sample(n, generator, steps=steps).to(next(model.parameters()).device)
 
 
 @torch.no_grad()

@@ -34,9 +34,11 @@ def sample_parser() -> argparse.ArgumentParser:
     mode.add_argument("--traverse", action="store_true",
                       help="vector latents: sweep each of the --dims most spread latent dims, one row each")
     p.add_argument("--num", type=int, default=64, help="prior samples to draw (default: 64)")
-    p.add_argument("--prior", choices=("auto", "gaussian", "gmm"), default="auto",
-                   help="gmm = the model's fitted mixture, gaussian = N(0, I), auto = the mixture when the "
-                        "model has one (default: auto)")
+    p.add_argument("--prior", choices=("auto", "gaussian", "gmm", "diffusion"), default="auto",
+                   help="diffusion = the prior vaegan-prior trained for this checkpoint, gmm = the model's fitted "
+                        "mixture, gaussian = N(0, I), auto = the first of those the model has (default: auto)")
+    p.add_argument("--sampling-steps", type=int, default=25,
+                   help="DDIM steps of the diffusion prior (default: 25)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior noise (default: 1.0)")
     p.add_argument("--steps", type=int, default=10, help="images along --interpolate / --traverse (default: 10)")
     p.add_argument("--dims", type=int, default=8, help="latent dims --traverse sweeps (default: 8)")
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> Path:
     elif args.traverse:
         images, nrow = traversal(model, args.dims, args.steps, args.sweep).cpu(), args.nrow or args.steps
     else:
-        images = model.sample(args.num, args.prior, args.temperature, args.seed).cpu()
+        images = model.sample(args.num, args.prior, args.temperature, args.seed, args.sampling_steps).cpu()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_png(out, image_grid(images, nrow=nrow))
@@ -132,8 +134,10 @@ def run(args: argparse.Namespace) -> Path:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = sample_parser()
     args = parser.parse_args(argv)
-    if min(args.num, args.steps, args.dims, args.nrow or 1) < 1 or args.temperature < 0 or args.sweep <= 0:
-        parser.error("--num, --steps, --dims and --nrow must be >= 1, --temperature >= 0, --range > 0")
+    if min(args.num, args.steps, args.dims, args.nrow or 1, args.sampling_steps) < 1 or args.temperature < 0 \
+            or args.sweep <= 0:
+        parser.error("--num, --steps, --dims, --nrow and --sampling-steps must be >= 1, --temperature >= 0, "
+                     "--range > 0")
 
     def go() -> int:
         out = run(args)

@@ -1,0 +1,94 @@
+"""The learned latent prior: a diffusion model trained by vaegan-prior on a trained model's latents."""
+import shutil
+
+import pytest
+import torch
+
+import vaegan
+from vaegan.diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
+from vaegan.logger import read_metrics
+from vaegan.prior_run import main as prior_main
+
+FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "4"]
+
+
+def call(argv, capsys):
+    try:
+        code = prior_main(argv)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def run(tiny_run, tmp_path):
+    """A copy of the tiny run (others use it without a diffusion prior): its last.pt."""
+    shutil.copytree(tiny_run.parents[1], tmp_path / "run")
+    return tmp_path / "run" / "checkpoints" / "last.pt"
+
+
+def test_the_denoiser_learns_a_bimodal_latent_distribution():
+    """Two clusters at -3 and +3 in every dim: its samples land on them, N(0, I) draws do not."""
+    torch.manual_seed(0)
+    latents = 3.0 * torch.sign(torch.randn(2048, 1)).expand(-1, 4) + 0.1 * torch.randn(2048, 4)
+    mean, std = standardiser(latents)
+    x0 = (latents - mean) / std
+    denoiser, schedule = build_denoiser((4,), 128), noise_schedule()
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=2e-3)
+    for step in range(600):
+        loss = denoising_loss(denoiser, x0[torch.randint(0, len(x0), (256,))], schedule)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    z = DiffusionPrior(denoiser, mean, std, (4,), 128, 0).sample(512, torch.Generator().manual_seed(0), steps=25)
+    near = lambda x: ((x.abs() - 3.0).abs() < 0.75).all(1).float().mean().item()  # noqa: E731
+    assert near(z) > 0.8 and near(torch.randn(512, 4) * 3) < 0.1
+    same_cluster = (torch.sign(z) == torch.sign(z[:, :1])).all(1).float().mean().item()
+    assert same_cluster > 0.8  # the dims move together, as in the data: not a product of marginals
+
+
+def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsys):
+    code, err = call(["--checkpoint", str(run), "--epochs", "2", *FAST], capsys)
+    assert code == 0, err
+    folder = run.parents[1] / "prior" / "last"
+    assert {"config.yaml", "log.txt", "metrics.jsonl", "samples_evolution.gif", "diffusion.pt"} <= \
+        {p.name for p in folder.iterdir()}
+    records = read_metrics(folder / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [1, 2] and all(r["prior/loss"] > 0 for r in records)
+    assert len(list((folder / "frames").glob("samples_*.png"))) == 2
+    model = vaegan.load(run, "cpu")
+    assert list(model.priors()) == ["gaussian", "gmm", "diffusion"] and model.resolve_prior("auto") == "diffusion"
+    a, b = (model.sample(6, prior="diffusion", seed=3, steps=4) for _ in range(2))
+    assert a.shape == (6, 1, 28, 28) and torch.equal(a, b)
+    assert not torch.equal(model.latents(6, "diffusion", seed=3, steps=4), model.latents(6, "gmm", seed=3))
+
+
+def test_vaegan_prior_resumes_exactly(run, tmp_path, capsys):
+    straight = tmp_path / "straight"
+    shutil.copytree(run.parents[1], straight)
+    assert call(["--checkpoint", str(straight / "checkpoints" / "last.pt"), "--epochs", "2", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--epochs", "2", "--resume", *FAST], capsys)[0] == 0
+    a, b = (torch.load(r / "prior" / "last" / "diffusion.pt", weights_only=True)
+            for r in (straight, run.parents[1]))
+    assert a["step"] == b["step"]
+    for key, value in a["prior"]["denoiser"].items():
+        assert torch.equal(value, b["prior"]["denoiser"][key]), key
+    assert [r["epoch"] for r in read_metrics(run.parents[1] / "prior" / "last" / "metrics.jsonl")] == [1, 2]
+
+
+def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
+    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    code, err = call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)
+    assert code == 2 and "already holds a prior" in err and len(err.strip().splitlines()) == 1
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    code, err = call(["--checkpoint", str(foreign)], capsys)
+    assert code == 2 and "not a vaegan training checkpoint" in err
+    code, err = call(["--checkpoint", str(run), "--epochs", "0"], capsys)
+    assert code == 2 and "must be >= 1" in err
+    state = torch.load(run, weights_only=True)  # the model trains on: its prior no longer fits it
+    state["step"] += 1
+    torch.save(state, run)
+    with pytest.raises(vaegan.config.ConfigError, match="train the prior again"):
+        vaegan.load(run, "cpu")

@@ -1,0 +1,127 @@
+"""A learned prior over a trained VAE's latents: a denoising diffusion model (the second stage of
+latent diffusion, Rombach et al. 2022), built from diffusers' models and schedulers.
+
+Latents are standardised per channel (vector latents: per dim) with the training latents' mean and
+std before the noise schedule sees them, as latent diffusion scales its latents to unit variance.
+Spatial latents (C x h x w) are denoised by diffusers' `UNet2DModel`, padded to an even size; vector
+latents by a residual MLP on diffusers' timestep embedding. Training predicts the noise under a
+DDPM schedule; sampling runs DDIM with as few steps as the caller asks for.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+from torch import nn
+
+TRAIN_TIMESTEPS = 1000
+SCHEDULE = "squaredcos_cap_v2"  # the cosine schedule: less of the chain spent on near-pure noise
+
+
+class MLPDenoiser(nn.Module):
+    """Noise prediction for vector latents: residual SiLU blocks, each told the timestep."""
+
+    def __init__(self, dims: int, width: int = 512, blocks: int = 4):
+        super().__init__()
+        self.time_proj = Timesteps(128, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embed = TimestepEmbedding(128, width)
+        self.inp = nn.Linear(dims, width)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, width),
+                                                  nn.SiLU(), nn.Linear(width, width)) for _ in range(blocks))
+        self.time_to_block = nn.ModuleList(nn.Linear(width, width) for _ in range(blocks))
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, dims))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        emb = self.time_embed(self.time_proj(t.expand(len(x))).to(x.dtype))
+        h = self.inp(x)
+        for block, to_block in zip(self.blocks, self.time_to_block):
+            h = h + block(h + to_block(F.silu(emb)))
+        return self.out(h)
+
+
+class SpatialDenoiser(nn.Module):
+    """diffusers' UNet2DModel on C x h x w latents, zero-padded to a multiple of 2 (7 x 7 -> 8 x 8) so
+    its one down-sampling halves cleanly; the padding is cropped off the prediction."""
+
+    def __init__(self, channels: int, size: int, width: int = 64):
+        super().__init__()
+        self.size, self.padded = size, size + size % 2
+        self.unet = UNet2DModel(sample_size=self.padded, in_channels=channels, out_channels=channels,
+                                layers_per_block=2, block_out_channels=(width, 2 * width),
+                                down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                                up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=min(32, width // 2))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        pad = self.padded - self.size
+        out = self.unet(F.pad(x, (0, pad, 0, pad)), t).sample
+        return out[..., :self.size, :self.size]
+
+
+def build_denoiser(latent_dims: tuple[int, ...], width: int) -> nn.Module:
+    if len(latent_dims) == 1:
+        return MLPDenoiser(latent_dims[0], width)
+    channels, size, _ = latent_dims
+    return SpatialDenoiser(channels, size, width)
+
+
+def noise_schedule() -> DDPMScheduler:
+    return DDPMScheduler(num_train_timesteps=TRAIN_TIMESTEPS, beta_schedule=SCHEDULE, prediction_type="epsilon")
+
+
+def standardiser(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) per channel of latents [N, C, ...] (per dim for [N, D]), shaped to broadcast."""
+    dims = [0] + list(range(2, latents.dim()))
+    return latents.mean(dims, keepdim=True)[0], latents.std(dims, keepdim=True)[0].clamp(min=1e-6)
+
+
+def denoising_loss(denoiser: nn.Module, x0: torch.Tensor, schedule: DDPMScheduler,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """The epsilon-prediction loss of standardised latents x0 at uniformly drawn timesteps."""
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    t = torch.randint(0, TRAIN_TIMESTEPS, (len(x0),), generator=generator, device=x0.device)
+    return F.mse_loss(denoiser(schedule.add_noise(x0, noise, t), t), noise)
+
+
+class DiffusionPrior:
+    """A trained denoiser with the standardisation it was trained under: draws latents for the VAE."""
+
+    kind = "diffusion"
+
+    def __init__(self, denoiser: nn.Module, mean: torch.Tensor, std: torch.Tensor, latent_dims: tuple[int, ...],
+                 width: int, vae_step: int):
+        self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
+        self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0,
+               steps: int = 25) -> torch.Tensor:
+        """n latents [n, *latent_dims] on the CPU, by `steps` DDIM steps from noise scaled by `temperature`."""
+        device = self.mean.device
+        scheduler = DDIMScheduler.from_config(noise_schedule().config)
+        scheduler.set_timesteps(steps)
+        x = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(device)
+        for t in scheduler.timesteps:
+            x = scheduler.step(self.denoiser(x, t.to(device)), t, x).prev_sample
+        return (x * self.std + self.mean).cpu()
+
+    def to(self, device: torch.device) -> "DiffusionPrior":
+        self.denoiser.to(device)
+        self.mean, self.std = self.mean.to(device), self.std.to(device)
+        return self
+
+    def state_dict(self) -> dict:
+        return {"kind": self.kind, "denoiser": self.denoiser.state_dict(), "mean": self.mean.cpu(),
+                "std": self.std.cpu(), "latent_dims": list(self.latent_dims), "width": self.width,
+                "vae_step": self.vae_step}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "DiffusionPrior":
+        dims = tuple(state["latent_dims"])
+        denoiser = build_denoiser(dims, state["width"])
+        denoiser.load_state_dict(state["denoiser"])
+        return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"])

@@ -1,0 +1,227 @@
+"""`vaegan-prior --checkpoint RUN/checkpoints/best.pt`: train a diffusion prior on a trained model's latents.
+
+The frozen (EMA) encoder encodes the training images (the validation split stays held out) into
+posterior means; a denoiser learns them (vaegan.diffusion_prior). The run goes to
+RUN/prior/<checkpoint name>/ — config.yaml, log.txt, metrics.jsonl, samples_evolution.gif and
+diffusion.pt (written atomically every epoch; --resume continues it) — where vaegan.load,
+vaegan-sample, eval.py and vaegan-export find it when given that checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import yaml
+
+from .cli import OneLineParser, run_cli
+from .config import ConfigError
+
+
+@dataclasses.dataclass
+class PriorConfig:
+    checkpoint: str
+    data_dir: Optional[str] = None
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-3
+    width: Optional[int] = None  # vector latents: 512 (MLP); spatial: 32 (U-Net base channels)
+    ema_decay: float = 0.999
+    sampling_steps: int = 25
+    seed: int = 0
+    device: str = "auto"
+    limit_train: Optional[int] = None
+    resume: bool = False
+    visuals: bool = True
+    wandb: str = "disabled"
+    wandb_project: str = "vaegan"
+    wandb_dir: str = "."
+    wandb_group: Optional[str] = None
+    wandb_tags: Optional[str] = None
+    run_name: Optional[str] = None
+    tensorboard: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def prior_dir(checkpoint: Path) -> Path:
+    """Where the prior of RUN/checkpoints/<name>.pt lives: RUN/prior/<name>/."""
+    return checkpoint.parent.parent / "prior" / checkpoint.stem
+
+
+def prior_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="vaegan-prior", description=__doc__.splitlines()[0])
+    d = PriorConfig(checkpoint="")
+    p.add_argument("--checkpoint", required=True, help="the trained model's checkpoint (best.pt / last.pt)")
+    p.add_argument("--data-dir", help="where the training data is now (default: as in training)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the latents (default: {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default: {d.lr})")
+    p.add_argument("--width", type=int, help="denoiser width: MLP width for vector latents (default 512), "
+                                             "U-Net base channels for spatial ones (default 32)")
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay,
+                   help=f"EMA of the denoiser's weights, which sample (default: {d.ema_decay})")
+    p.add_argument("--sampling-steps", type=int, default=d.sampling_steps,
+                   help=f"DDIM steps of the per-epoch samples (default: {d.sampling_steps})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"(default: {d.seed})")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="(default: auto)")
+    p.add_argument("--limit-train", type=int, help="encode only the first N training images")
+    p.add_argument("--resume", action="store_true", help="continue RUN/prior/<name>/diffusion.pt")
+    p.add_argument("--no-visuals", dest="visuals", action="store_false", help="skip the samples GIF")
+    p.add_argument("--wandb", choices=("auto", "online", "offline", "disabled"), default=d.wandb,
+                   help=f"W&B logging, as in training (default: {d.wandb})")
+    p.add_argument("--tensorboard", action="store_true", help="also log to RUN/prior/<name>/tensorboard")
+    return p
+
+
+def check(cfg: PriorConfig) -> None:
+    if min(cfg.epochs, cfg.batch_size, cfg.sampling_steps, cfg.width or 1) < 1 or cfg.lr <= 0:
+        raise ConfigError("--epochs, --batch-size, --sampling-steps and --width must be >= 1, --lr > 0")
+    if not 0 <= cfg.ema_decay < 1:
+        raise ConfigError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+
+
+def train_prior(cfg: PriorConfig) -> Path:
+    """Train (or continue) the prior; returns the path of diffusion.pt."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .checkpoint import inference_weights, load_checkpoint, load_weights, save_checkpoint, saved_config
+    from .config import build_config
+    from .data import load_data, shuffled_batches
+    from .device import autocast, resolve_device, resolve_precision, rng_state, set_rng_state
+    from .diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
+    from .logger import RunLogger
+    from .models import build_model
+    from .optim import make_ema
+    from .prior import posterior_means
+
+    check(cfg)
+    source = Path(cfg.checkpoint)
+    saved = load_checkpoint(source)
+    if not isinstance(saved.get("config"), dict) or "model" not in saved:
+        raise ConfigError(f"{source} is not a vaegan training checkpoint")
+    out = prior_dir(source)
+    path = out / "diffusion.pt"
+    if path.is_file() and not cfg.resume:
+        raise ConfigError(f"{out} already holds a prior; pass --resume to continue it")
+    if cfg.resume and not path.is_file():
+        raise ConfigError(f"--resume: no prior at {path}")
+    overrides = {"device": cfg.device, "resume": "no", "limit_train": cfg.limit_train}
+    if cfg.data_dir:
+        overrides["data_dir"] = cfg.data_dir
+    vae_cfg = build_config({**saved_config(saved["config"]), **overrides})
+    data = load_data(vae_cfg)  # bad or missing data stops here, before anything is written
+    device = resolve_device(cfg.device)
+    amp = resolve_precision(vae_cfg.precision, device)
+    vae = build_model(vae_cfg).to(device)
+    load_weights(vae, inference_weights(saved), source)
+    vae.eval()
+
+    out.mkdir(parents=True, exist_ok=True)
+    if not cfg.resume:  # what a run that crashed before its first checkpoint left behind
+        for stale in [out / "metrics.jsonl", out / "steps.jsonl", *out.glob("frames/*.png")]:
+            stale.unlink(missing_ok=True)
+    logger = RunLogger(out)
+    if cfg.tensorboard:
+        from .tensorboard_sink import TensorBoardSink
+
+        logger.sinks.append(TensorBoardSink(out / "tensorboard"))
+    from .wandb_sink import WandbSink
+
+    logger.sinks.append(WandbSink(dataclasses.replace(cfg, run_name=cfg.run_name or f"{source.parent.parent.name}-prior"),
+                                  out, None, {}, logger.info))
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    logger.info(data.summary)
+    start = time.perf_counter()
+    with autocast(device, amp):
+        latents = posterior_means(vae, tqdm(data.train.to(device).in_order(500), desc="encoding",
+                                            total=-(-len(data.train) // 500), leave=False))
+    mean, std = standardiser(latents)
+    x0 = ((latents - mean) / std).float()
+    dims = tuple(latents.shape[1:])
+    width = cfg.width or (512 if len(dims) == 1 else 32)
+    logger.info(f"prior: {len(x0)} latents of shape {dims} encoded in {time.perf_counter() - start:.0f} s; "
+                f"diffusion denoiser width {width}, DDPM training, DDIM sampling")
+
+    torch.manual_seed(cfg.seed)
+    denoiser = build_denoiser(dims, width).to(device)
+    ema = make_ema(denoiser, cfg.ema_decay)
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=cfg.lr)
+    schedule = noise_schedule()
+    epoch = step = 0
+    if cfg.resume:
+        state = load_checkpoint(path)
+        denoiser.load_state_dict(state["denoiser"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        epoch, step = state["epoch"], state["step"]
+        set_rng_state(state["rng"][0], device)
+        logger.truncate_after(epoch, step)
+        logger.info(f"resumed from {path} at epoch {epoch}")
+    frame_seed = cfg.seed + 1  # the same noise every epoch: the GIF shows the prior learning
+    frames_dir = out / "frames"
+    while epoch < cfg.epochs:
+        begin = time.perf_counter()
+        denoiser.train()
+        order = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        total, count = torch.zeros((), device=device), 0
+        for index in tqdm(list(shuffled_batches(len(x0), cfg.batch_size, order)), desc=f"prior epoch {epoch + 1}",
+                          leave=False):
+            with autocast(device, amp):
+                loss = denoising_loss(denoiser, x0[index.to(device)], schedule)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            ema.update_parameters(denoiser)
+            total, count, step = total + loss.detach(), count + 1, step + 1
+            if step % 25 == 0:
+                logger.log_step({"prior/loss": loss.item()}, step)
+        epoch += 1
+        prior = DiffusionPrior(ema.module, mean, std, dims, width, saved["step"])
+        metrics = {"epoch": epoch, "step": step, "prior/loss": (total / count).item(),
+                   "time/epoch_s": time.perf_counter() - begin}
+        if cfg.visuals:
+            _samples_frame(vae, prior, frames_dir, epoch, frame_seed, cfg.sampling_steps)
+        logger.log_epoch(metrics, step)
+        save_checkpoint({"prior": prior.state_dict(), "denoiser": denoiser.state_dict(), "ema": ema.state_dict(),
+                         "optimizer": optimizer.state_dict(), "epoch": epoch, "step": step,
+                         "rng": [rng_state(device)], "config": cfg.to_dict(), "vae_checkpoint": source.name,
+                         "vae_step": saved["step"]}, path)
+    logger.close()
+    return path
+
+
+def _samples_frame(vae, prior, frames_dir: Path, epoch: int, seed: int, steps: int) -> None:
+    """This epoch's decodes of 40 draws from the same noise, added to samples_evolution.gif."""
+    import torch
+
+    from .visuals.draw import image_grid, read_png, with_caption, write_gif, write_png
+
+    device = next(vae.parameters()).device
+    with torch.no_grad():
+        z = prior.sample(40, torch.Generator().manual_seed(seed), steps=steps).to(device)
+        images = vae.decode_images(z).float().cpu()
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    write_png(frames_dir / f"samples_{epoch:04d}.png",
+              with_caption(image_grid(images, nrow=10), f"diffusion prior samples · epoch {epoch}"))
+    frames = [read_png(p) for p in sorted(frames_dir.glob("samples_*.png"))]
+    write_gif(frames_dir.parent / "samples_evolution.gif", frames)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = prior_parser().parse_args(argv)
+    cfg = PriorConfig(**vars(args))
+
+    def go() -> int:
+        print(f"wrote {train_prior(cfg)}")
+        return 0
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
