@@ -60,9 +60,10 @@ def test_every_flag_the_docs_name_exists():
     from tests.conftest import ROOT
     from vaegan.evaluate import eval_parser
     from vaegan.export import export_parser
+    from vaegan.prior_run import prior_parser
     from vaegan.sample import sample_parser
 
-    known = {flag for parser in (train_parser(), eval_parser(), sample_parser(), export_parser())
+    known = {flag for parser in (train_parser(), eval_parser(), sample_parser(), export_parser(), prior_parser())
              for flag in parser._option_string_actions}
     others = {"--standalone", "--nproc_per_node", "--nnodes", "--node_rank", "--rdzv_backend", "--rdzv_endpoint",
               "--logdir"}  # torchrun, tensorboard

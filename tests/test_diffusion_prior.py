@@ -92,3 +92,14 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
     torch.save(state, run)
     with pytest.raises(vaegan.config.ConfigError, match="train the prior again"):
         vaegan.load(run, "cpu")
+
+
+def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys):
+    from vaegan.export import main as export_main
+
+    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    assert export_main(["--checkpoint", str(run), "--out", str(tmp_path / "exported")]) == 0
+    assert (tmp_path / "exported" / "diffusion.safetensors").is_file()
+    exported, original = vaegan.load(tmp_path / "exported", "cpu"), vaegan.load(run, "cpu")
+    assert exported.resolve_prior("auto") == "diffusion"
+    assert torch.equal(exported.sample(4, "diffusion", seed=1, steps=3), original.sample(4, "diffusion", seed=1, steps=3))

@@ -25,7 +25,7 @@ from .models import VAE, build_model, lerp_latents
 from .diffusion_prior import DiffusionPrior
 from .prior import GaussianMixturePrior
 
-EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors")
+EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors", "diffusion.safetensors")
 
 
 class TrainedVAE:
@@ -96,8 +96,7 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
     """A checkpoint file (`last.pt`, `best.pt`) or a folder written by `vaegan-export`."""
     path = Path(path)
     if path.is_dir():
-        config, weights, prior = _read_export(path)
-        diffusion = None
+        config, weights, prior, diffusion = _read_export(path)
     else:
         saved = load_checkpoint(path)
         config = config_from(saved["config"], path)
@@ -132,7 +131,7 @@ def config_from(values: dict, path: Path) -> Config:
         raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
 
 
-def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePrior]]:
+def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePrior], Optional[DiffusionPrior]]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -147,6 +146,20 @@ def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePr
         if prior_file.is_file():
             tensors = load_file(prior_file)
             prior = GaussianMixturePrior.from_state_dict({**tensors, "latent_dims": tensors["latent_dims"].tolist()})
+        diffusion = _read_diffusion(folder / "diffusion.safetensors")
     except (OSError, ValueError, SafetensorError) as e:
         raise ConfigError(f"{folder}: cannot read the exported model ({type(e).__name__}: {e})") from None
-    return config_from(config, folder), weights, prior
+    return config_from(config, folder), weights, prior, diffusion
+
+
+def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        meta = {k: json.loads(v) for k, v in f.metadata().items()}
+    tensors = load_file(path)
+    denoiser = {k.removeprefix("denoiser."): v for k, v in tensors.items() if k.startswith("denoiser.")}
+    return DiffusionPrior.from_state_dict({**meta, "denoiser": denoiser, "mean": tensors["mean"], "std": tensors["std"]})

@@ -1,7 +1,8 @@
 """`vaegan-export --checkpoint … --out DIR`: a trained model as weights only, loadable without pickle.
 
-DIR gets `model.safetensors` (the EMA weights when the run kept them), `config.json` and, when the
-run fitted one, `prior.safetensors` (the Gaussian mixture prior). `vaegan.load(DIR)` and
+DIR gets `model.safetensors` (the EMA weights when the run kept them), `config.json`, when the
+run fitted one `prior.safetensors` (the Gaussian mixture prior), and when vaegan-prior trained one
+for this checkpoint `diffusion.safetensors` (the diffusion prior). `vaegan.load(DIR)` and
 `vaegan-sample DIR` read it back. `--push-to-hub REPO` uploads the folder with `huggingface_hub`
 (an optional dependency).
 """
@@ -23,7 +24,7 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
     import torch
     from safetensors.torch import save
 
-    from .api import config_from
+    from .api import config_from, diffusion_prior_of
     from .checkpoint import atomic_write, inference_weights, load_checkpoint
 
     saved = load_checkpoint(Path(checkpoint))
@@ -42,6 +43,17 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
         written.append(prior_path)
     elif prior_path.is_file():  # a stale prior from an earlier export into the same folder
         prior_path.unlink()
+    diffusion_path = out / "diffusion.safetensors"
+    diffusion = diffusion_prior_of(Path(checkpoint), saved["step"])
+    if diffusion is not None:
+        state = diffusion.state_dict()
+        tensors = {**{f"denoiser.{k}": v.contiguous() for k, v in state["denoiser"].items()},
+                   "mean": state["mean"].contiguous(), "std": state["std"].contiguous()}
+        meta = {k: json.dumps(state[k]) for k in ("latent_dims", "width", "vae_step")}
+        atomic_write(diffusion_path, lambda f: f.write(save(tensors, metadata=meta)))
+        written.append(diffusion_path)
+    elif diffusion_path.is_file():
+        diffusion_path.unlink()
     return written
 
 
