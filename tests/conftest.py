@@ -45,6 +45,15 @@ def make_idx_folder(folder: Path, n_train: int = 64, n_test: int = 32, gz: bool 
     return folder
 
 
+def call(main, argv, capsys):
+    """(exit code, stderr) of a command-line entry point."""
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
 @pytest.fixture
 def idx_dir(tmp_path: Path) -> Path:
     return make_idx_folder(tmp_path / "data")

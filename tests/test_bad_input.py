@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY, make_idx_folder, write_idx
+from tests.conftest import TINY, call, make_idx_folder, write_idx
 from vaegan.cli import train_main
 from vaegan.data import DataError, load_split
 from vaegan.evaluate import main as eval_main
@@ -40,14 +40,6 @@ def yaml_file(root, name, text):
     path = root / name
     path.write_text(text)
     return path
-
-
-def call(main, argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
 
 
 def bad_magic(f):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import vaegan
+from tests.conftest import call as call_main
 from vaegan.diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
 from vaegan.logger import read_metrics
 from vaegan.prior_run import main as prior_main
@@ -13,11 +14,7 @@ FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "4"]
 
 
 def call(argv, capsys):
-    try:
-        code = prior_main(argv)
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
+    return call_main(prior_main, argv, capsys)
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ import torch
 from PIL import Image
 
 import vaegan
+from tests.conftest import call
 from vaegan.sample import main as sample_main
 
 
 def run(argv, capsys):
-    try:
-        code = sample_main(argv)
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
+    return call(sample_main, argv, capsys)
 
 
 def test_prior_samples_grid_and_npy_match_the_api(tiny_run, tmp_path, capsys):
