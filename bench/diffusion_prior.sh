@@ -23,7 +23,7 @@ esac
 [ -f "$out/checkpoints/last.pt" ] || time python train.py "${recipe[@]}" --dataset fashion-mnist \
   --perceptual-weight 0 --epochs "$vae_epochs" --eval-images 2000 --eval-train-images 0 --no-visuals \
   --wandb disabled --out "$out"
-[ -f "$out/prior/best/diffusion.pt" ] || time vaegan-prior --checkpoint "$out/checkpoints/best.pt" \
+[ -f "$out/prior/last/diffusion.pt" ] || time vaegan-prior --checkpoint "$out/checkpoints/last.pt" \
   --epochs "$prior_epochs"
-time python eval.py --checkpoint "$out/checkpoints/best.pt" --iw-samples 0 --no-fid --json "$out/eval.json" \
+time python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid --json "$out/eval.json" \
   --prior diffusion --save-samples "$out/samples-diffusion.npy" --num-samples 40

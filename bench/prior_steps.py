@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -27,7 +28,7 @@ def main() -> None:
     args = p.parse_args()
 
     model = vaegan.load(args.checkpoint, "cpu")
-    cfg = build_config({**saved_config(load_checkpoint(args.checkpoint)["config"]), "device": "cpu", "resume": "no"})
+    cfg = build_config({**saved_config(load_checkpoint(Path(args.checkpoint))["config"]), "device": "cpu", "resume": "no"})
     data = load_data(cfg)
     classifier = domain_classifier(data.train, cfg.dataset)
     real, _ = features_and_logits(classifier, data.test.in_order(args.batch_size))
