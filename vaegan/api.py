@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import torch
 
@@ -22,8 +22,10 @@ from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_
 from .config import Config, ConfigError, build_config
 from .device import resolve_device
 from .models import VAE, build_model, lerp_latents
-from .diffusion_prior import DiffusionPrior
 from .prior import GaussianMixturePrior
+
+if TYPE_CHECKING:  # diffusers is imported only where a diffusion prior is read: loading stays fast without one
+    from .diffusion_prior import DiffusionPrior
 
 EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors", "diffusion.safetensors")
 
@@ -121,6 +123,8 @@ def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
     if state["vae_step"] != step:
         raise ConfigError(f"{path} was trained on this model at step {state['vae_step']}, but {checkpoint} is "
                           f"at step {step}; train the prior again (vaegan-prior --checkpoint {checkpoint})")
+    from .diffusion_prior import DiffusionPrior
+
     return DiffusionPrior.from_state_dict(state["prior"])
 
 
@@ -155,6 +159,8 @@ def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePr
 def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:
     from safetensors import safe_open
     from safetensors.torch import load_file
+
+    from .diffusion_prior import DiffusionPrior
 
     if not path.is_file():
         return None

@@ -21,13 +21,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def flag_help(name: str) -> str:
-    """A field's help text with its default, as --help and docs/cli.md print it."""
+def _shown_default(name: str):
+    """A field's default as --help and docs/cli.md print it (on / off for switches; None when unset)."""
     f = FIELDS[name]
     default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    if isinstance(default, bool):
-        default = "on" if default else "off"
-    return f.metadata["help"] + ("" if default is None else f" (default: {default})")
+    return ("on" if default else "off") if isinstance(default, bool) else default
+
+
+def flag_help(name: str) -> str:
+    """A field's help text with its default."""
+    default = _shown_default(name)
+    return FIELDS[name].metadata["help"] + ("" if default is None else f" (default: {default})")
 
 
 def _add_config_flag(group: argparse._ArgumentGroup, name: str) -> None:
@@ -149,12 +153,11 @@ def cli_markdown() -> str:
     for title, names in GROUPS.items():
         lines += [f"## {title}", "", "| flag | default | what it does |", "|---|---|---|"]
         for name in names:
-            f = FIELDS[name]
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            f, default = FIELDS[name], _shown_default(name)
             if default is None:
                 shown = "see text" if "default:" in f.metadata["help"] else "unset"
             else:
-                shown = f"`{('on' if default else 'off') if isinstance(default, bool) else default}`"
+                shown = f"`{default}`"
             choices = f.metadata["choices"]
             flag = "--" + name.replace("_", "-")
             value = " {" + ",".join(map(str, choices)) + "}" if choices else ""

@@ -26,10 +26,15 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
+TRAINING_CONSOLE_KEYS = ("train/loss", "val/mse", *(f"test/{m}" for m in METRICS if m != "rec"))
+
+
 class RunLogger:
-    def __init__(self, run_dir: Path, sinks: list[Sink] | None = None, write: bool = True):
-        """write=False (DDP ranks other than 0): print nothing, write nothing."""
-        self.write = write
+    def __init__(self, run_dir: Path, sinks: list[Sink] | None = None, write: bool = True,
+                 console_keys: tuple[str, ...] = TRAINING_CONSOLE_KEYS):
+        """write=False (DDP ranks other than 0): print nothing, write nothing. console_keys: what the
+        one line per epoch shows (every key stays in metrics.jsonl and the sinks)."""
+        self.write, self.console_keys = write, console_keys
         self.run_dir = run_dir
         self.metrics_path = run_dir / "metrics.jsonl"
         self.steps_path = run_dir / "steps.jsonl"
@@ -62,9 +67,7 @@ class RunLogger:
             f.write(json.dumps(metrics) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        keys = (("train/loss", "val/mse", *(f"test/{m}" for m in METRICS if m != "rec")) if "train/loss" in metrics
-                else [k for k in metrics if k not in ("epoch", "step")])  # another kind of run: all it has
-        shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in keys if k in metrics)
+        shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in self.console_keys if k in metrics)
         self.info(f"epoch {metrics['epoch']}: {shown}")
         self._to_sinks(metrics, step)
 

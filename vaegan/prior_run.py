@@ -125,7 +125,7 @@ def train_prior(cfg: PriorConfig) -> Path:
     if not cfg.resume:  # what a run that crashed before its first checkpoint left behind
         for stale in [out / "metrics.jsonl", out / "steps.jsonl", *out.glob("frames/*.png")]:
             stale.unlink(missing_ok=True)
-    logger = RunLogger(out)
+    logger = RunLogger(out, console_keys=("prior/loss", "time/epoch_s"))
     if cfg.tensorboard:
         from .tensorboard_sink import TensorBoardSink
 

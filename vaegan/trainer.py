@@ -56,12 +56,14 @@ class Callback(Protocol):
 
 
 class Trainer:
-    def __init__(self, cfg: Config, callbacks: Optional[list[Callback]] = None):
+    def __init__(self, cfg: Config, callbacks: Optional[list[Callback]] = None, saved: Optional[dict] = None):
+        """`saved`: the checkpoint this run resumes, when the caller has read it already."""
         self.run_dir = cfg.run_dir()
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self._check_run_dir(cfg)
         # Everything that can fail on bad input happens before the first file is written.
-        saved = load_checkpoint(self.ckpt_path) if cfg.resumes() else None
+        if saved is None and cfg.resumes():
+            saved = load_checkpoint(self.ckpt_path)
         train, val, test, spec, self.data_summary = load_data(cfg)
         # From here on the config holds the data's image spec: config.yaml and checkpoints record it.
         self.cfg = cfg = with_image_spec(cfg, spec.channels, spec.size)
@@ -451,7 +453,9 @@ def train(cfg: Config, given: Optional[Iterable[str]] = None) -> dict[str, float
     `given` names the keys the user set (None: all of `cfg`), which must agree with it."""
     from .visuals import EvolutionAssets
 
+    saved = None
     if cfg.resumes():
         path = cfg.run_dir() / "checkpoints" / "last.pt"
-        cfg = resumed_config(load_checkpoint(path)["config"], cfg, given, path)
-    return Trainer(cfg, [EvolutionAssets(cfg)] if cfg.visuals else []).fit()
+        saved = load_checkpoint(path)
+        cfg = resumed_config(saved["config"], cfg, given, path)
+    return Trainer(cfg, [EvolutionAssets(cfg)] if cfg.visuals else [], saved).fit()

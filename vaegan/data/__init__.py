@@ -186,7 +186,7 @@ def _hold_out(found: FolderScan, fraction: float, seed: int, folder: Path) -> li
     n_test = round(n * fraction)
     if n_test < 1 or n_test >= n:
         raise DataError(f"{folder} has {n} images: --test-fraction {fraction} leaves an empty split; "
-                        f"add images, change --val-fraction, or make train/ and test/ sub-folders")
+                        f"add images, change --test-fraction, or make train/ and test/ sub-folders")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     parts = [sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())]
     return [FolderScan([found.paths[i] for i in idx],
