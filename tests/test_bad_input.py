@@ -154,6 +154,8 @@ def test_eval_bad_input(world, tmp_path, capsys):
     root, good, run = world
     for argv, message in ((["--checkpoint", str(tmp_path / "none.pt")], "no checkpoint at"),
                           (["--checkpoint", str(run / "checkpoints" / "last.pt"), "--n", "0"], "must be >= 1"),
+                          (["--checkpoint", str(run / "checkpoints" / "last.pt"), "--sampling-steps", "0"],
+                           "must be >= 1"),
                           (["--checkpoint", str(run / "config.yaml")], "cannot be read")):
         code, err = call(eval_main, argv, capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
