@@ -70,7 +70,10 @@ def build_denoiser(latent_dims: tuple[int, ...], width: int) -> nn.Module:
 
 
 def noise_schedule() -> DDPMScheduler:
-    return DDPMScheduler(num_train_timesteps=TRAIN_TIMESTEPS, beta_schedule=SCHEDULE, prediction_type="epsilon")
+    # clip_sample off: diffusers clips the clean-latent estimate to [-1, 1] by default (made for images),
+    # which would cut the tails of unit-variance latents at every sampling step.
+    return DDPMScheduler(num_train_timesteps=TRAIN_TIMESTEPS, beta_schedule=SCHEDULE, prediction_type="epsilon",
+                         clip_sample=False)
 
 
 def standardiser(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
