@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 import torch
+import yaml
 
 import vaegan
 from tests.conftest import call as call_main
@@ -67,9 +68,13 @@ def test_the_denoiser_learns_a_bimodal_latent_distribution():
 
 
 def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsys):
-    code, err = call(["--checkpoint", str(run), "--epochs", "2", *FAST], capsys)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("epochs: 2\nwidth: 48\nlr: 0.002\n")
+    code, err = call(["--checkpoint", str(run), "--config", str(recipe), *FAST], capsys)  # FAST's --width wins
     assert code == 0, err
     folder = run.parents[1] / "prior" / "last"
+    saved = yaml.safe_load((folder / "config.yaml").read_text())
+    assert (saved["epochs"], saved["width"], saved["lr"], saved["config"]) == (2, 64, 0.002, str(recipe))
     assert {"config.yaml", "log.txt", "metrics.jsonl", "samples_evolution.gif", "diffusion.pt"} <= \
         {p.name for p in folder.iterdir()}
     records = read_metrics(folder / "metrics.jsonl")
@@ -106,11 +111,36 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
     assert code == 2 and "not a vaegan training checkpoint" in err
     code, err = call(["--checkpoint", str(run), "--epochs", "0"], capsys)
     assert code == 2 and "must be >= 1" in err
+    for text, message in [("epochs: 2\nout: x\n", "'out' is not a vaegan-prior recipe key"),
+                          ("epochs: 2.5\n", "epochs must be an integer"), ("lr: fast\n", "lr must be a number")]:
+        (tmp_path / "bad.yaml").write_text(text)
+        code, err = call(["--checkpoint", str(run), "--config", str(tmp_path / "bad.yaml")], capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, capsys):
+    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
     state = torch.load(run, weights_only=True)  # the model trains on: its prior no longer fits it
     state["step"] += 1
     torch.save(state, run)
-    with pytest.raises(vaegan.config.ConfigError, match="train the prior again"):
-        vaegan.load(run, "cpu")
+    with pytest.warns(UserWarning, match="train it again"):
+        model = vaegan.load(run, "cpu")
+    assert list(model.priors()) == ["gaussian", "gmm"] and model.resolve_prior("auto") == "gmm"
+    with pytest.raises(vaegan.config.ConfigError, match="no diffusion prior"):
+        model.sample(2, prior="diffusion")
+    from vaegan.sample import main as sample_main
+
+    assert sample_main(["--checkpoint", str(run), "--num", "2", "--device", "cpu", "--out", str(tmp_path / "s.png")]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "left out" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ") and (tmp_path / "s.png").is_file()
+    code, err = call(["--checkpoint", str(run), "--epochs", "1", "--resume", *FAST], capsys)
+    assert code == 2 and "run without --resume" in err and len(err.strip().splitlines()) == 1
+    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    prior = run.parents[1] / "prior" / "last"
+    assert "training a new prior" in (prior / "log.txt").read_text()
+    assert torch.load(prior / "diffusion.pt", weights_only=True)["vae_step"] == state["step"]
+    assert [r["epoch"] for r in read_metrics(prior / "metrics.jsonl")] == [1]
+    assert vaegan.load(run, "cpu").resolve_prior("auto") == "diffusion"
 
 
 def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys):

@@ -13,6 +13,7 @@ EMA weights are used when the run kept them.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
@@ -112,8 +113,8 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
 
 
 def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
-    """The prior vaegan-prior trained for this checkpoint, if any; one trained on another state of
-    the model (the checkpoint was overwritten since) would decode to nonsense, so it is refused."""
+    """The prior vaegan-prior trained for this checkpoint, if any. One trained on another state of the
+    model (the checkpoint was overwritten since) would decode to nonsense: it is left out, with a warning."""
     from .prior_run import prior_dir
 
     path = prior_dir(checkpoint) / "diffusion.pt"
@@ -121,8 +122,10 @@ def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
         return None
     state = load_checkpoint(path)
     if state["vae_step"] != step:
-        raise ConfigError(f"{path} was trained on this model at step {state['vae_step']}, but {checkpoint} is "
-                          f"at step {step}; train the prior again (vaegan-prior --checkpoint {checkpoint})")
+        warnings.warn(f"left out {path}: it was trained on this model at step {state['vae_step']}, but "
+                      f"{checkpoint} is at step {step}; train it again with vaegan-prior --checkpoint {checkpoint}",
+                      stacklevel=2)
+        return None
     from .diffusion_prior import DiffusionPrior
 
     return DiffusionPrior.from_state_dict(state["prior"])

@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import sys
 import time
+import warnings
 from typing import Callable, Optional, Sequence
 
 import yaml
@@ -102,10 +103,16 @@ def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
     return parse_train_request(argv)[0]
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def run_cli(main: Callable[[], int]) -> int:
-    """Turn user-facing errors raised deep inside into one line and exit code 2."""
+    """Turn user-facing errors raised deep inside into one line and exit code 2; warnings into one line."""
     try:
-        return main()
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return main()
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

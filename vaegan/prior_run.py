@@ -17,12 +17,13 @@ from typing import Optional, Sequence
 import yaml
 
 from .cli import OneLineParser, run_cli
-from .config import ConfigError
+from .config import ConfigError, load_yaml
 
 
 @dataclasses.dataclass
 class PriorConfig:
     checkpoint: str
+    config: Optional[str] = None
     data_dir: Optional[str] = None
     epochs: int = 20
     batch_size: int = 256
@@ -56,6 +57,8 @@ def prior_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="vaegan-prior", description=__doc__.splitlines()[0])
     d = PriorConfig(checkpoint="")
     p.add_argument("--checkpoint", required=True, help="the trained model's checkpoint (best.pt / last.pt)")
+    p.add_argument("--config", metavar="FILE", help="YAML recipe of the training flags below (see configs/prior_*.yaml); "
+                                                    "flags override it")
     p.add_argument("--data-dir", help="where the training data is now (default: as in training)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the latents (default: {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
@@ -75,6 +78,23 @@ def prior_parser() -> argparse.ArgumentParser:
                    help=f"W&B logging, as in training (default: {d.wandb})")
     p.add_argument("--tensorboard", action="store_true", help="also log to RUN/prior/<name>/tensorboard")
     return p
+
+
+RECIPE_KEYS = {"epochs": int, "batch_size": int, "lr": float, "width": int, "ema_decay": float,
+               "sampling_steps": int, "seed": int}
+
+
+def read_recipe(path: str) -> dict:
+    """A --config YAML: training settings only (the checkpoint, data and logging are the command's)."""
+    recipe = load_yaml(path)
+    for key, value in recipe.items():
+        if key not in RECIPE_KEYS:
+            raise ConfigError(f"{path}: {key!r} is not a vaegan-prior recipe key ({', '.join(RECIPE_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (RECIPE_KEYS[key] is int and not isinstance(value, int)):
+            raise ConfigError(f"{path}: {key} must be {'an integer' if RECIPE_KEYS[key] is int else 'a number'}, "
+                              f"got {value!r}")
+    return recipe
 
 
 def check(cfg: PriorConfig) -> None:
@@ -106,7 +126,12 @@ def train_prior(cfg: PriorConfig) -> Path:
         raise ConfigError(f"{source} is not a vaegan training checkpoint")
     out = prior_dir(source)
     path = out / "diffusion.pt"
-    if path.is_file() and not cfg.resume:
+    trained_at = load_checkpoint(path)["vae_step"] if path.is_file() else None
+    stale = trained_at is not None and trained_at != saved["step"]
+    if stale and cfg.resume:
+        raise ConfigError(f"--resume: {path} was trained on {source} at step {trained_at}, which is now at step "
+                          f"{saved['step']}; run without --resume to train a new prior")
+    if path.is_file() and not stale and not cfg.resume:
         raise ConfigError(f"{out} already holds a prior; pass --resume to continue it")
     if cfg.resume and not path.is_file():
         raise ConfigError(f"--resume: no prior at {path}")
@@ -122,9 +147,9 @@ def train_prior(cfg: PriorConfig) -> Path:
     vae.eval()
 
     out.mkdir(parents=True, exist_ok=True)
-    if not cfg.resume:  # what a run that crashed before its first checkpoint left behind
-        for stale in [out / "metrics.jsonl", out / "steps.jsonl", *out.glob("frames/*.png")]:
-            stale.unlink(missing_ok=True)
+    if not cfg.resume:  # a prior of an older state of the model, or a run that crashed before its first checkpoint
+        for old in [path, out / "metrics.jsonl", out / "steps.jsonl", *out.glob("frames/*.png")]:
+            old.unlink(missing_ok=True)
     logger = RunLogger(out, console_keys=("prior/loss", "time/epoch_s"))
     if cfg.tensorboard:
         from .tensorboard_sink import TensorBoardSink
@@ -136,6 +161,9 @@ def train_prior(cfg: PriorConfig) -> Path:
                                   out, None, {}, logger.info))
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     logger.info(data.summary)
+    if stale:
+        logger.info(f"training a new prior: the one here was trained on step {trained_at} of the model, "
+                    f"which is now at step {saved['step']}")
     start = time.perf_counter()
     with autocast(device, amp):
         latents = posterior_means(vae, tqdm(data.train.to(device).in_order(500), desc="encoding",
@@ -213,10 +241,13 @@ def _samples_frame(vae, prior, frames_dir: Path, epoch: int, seed: int, steps: i
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = prior_parser().parse_args(argv)
-    cfg = PriorConfig(**vars(args))
+    parser = prior_parser()
+    args = parser.parse_args(argv)
 
     def go() -> int:
+        if args.config:  # recipe values become the defaults, so flags given on the command line win
+            parser.set_defaults(**read_recipe(args.config))
+        cfg = PriorConfig(**vars(parser.parse_args(argv)))
         print(f"wrote {train_prior(cfg)}")
         return 0
 
