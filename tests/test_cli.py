@@ -96,3 +96,9 @@ def test_links_between_the_docs_resolve():
             if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken, broken
+
+
+def test_every_bench_script_is_indexed():
+    index = (ROOT / "bench" / "README.md").read_text()
+    scripts = [p.name for p in (ROOT / "bench").iterdir() if p.suffix in (".py", ".sh")]
+    assert scripts and not [name for name in scripts if f"`{name}`" not in index]
