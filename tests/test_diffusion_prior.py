@@ -79,6 +79,8 @@ def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsy
         {p.name for p in folder.iterdir()}
     records = read_metrics(folder / "metrics.jsonl")
     assert [r["epoch"] for r in records] == [1, 2] and all(r["prior/loss"] > 0 for r in records)
+    assert all(r["val/domain_fd_samples_diffusion"] > 0 and 0 <= r["val/sample_class_entropy_diffusion"] <= 2.31
+               for r in records)  # the tiny data has labels: 1000 samples scored each epoch by default
     assert len(list((folder / "frames").glob("samples_*.png"))) == 2
     model = vaegan.load(run, "cpu")
     assert list(model.priors()) == ["gaussian", "gmm", "diffusion"] and model.resolve_prior("auto") == "diffusion"
@@ -141,6 +143,26 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
     assert torch.load(prior / "diffusion.pt", weights_only=True)["vae_step"] == state["step"]
     assert [r["epoch"] for r in read_metrics(prior / "metrics.jsonl")] == [1]
     assert vaegan.load(run, "cpu").resolve_prior("auto") == "diffusion"
+
+
+def test_unlabelled_data_trains_a_prior_without_the_sample_fd(tmp_path, capsys):
+    from tests.conftest import TINY
+    from tests.data.test_folder import write_image
+    from vaegan.cli import train_main
+
+    for i in range(40):  # images straight in the folder: no class sub-folders, no labels
+        write_image(tmp_path / "photos" / f"{i}.png", (28, 28), "L", seed=i)
+    assert train_main(["--dataset", "folder", "--data-dir", str(tmp_path / "photos"), "--latent", "4", "--epochs", "1",
+                       "--out", str(tmp_path / "run"), "--workers", "0", "--perceptual-weight", "0", "--no-visuals",
+                       "--wandb", "disabled", *TINY]) == 0
+    capsys.readouterr()
+    checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    code, err = call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "10", *FAST], capsys)
+    assert code == 2 and "no labels" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "prior").exists()
+    assert call(["--checkpoint", checkpoint, "--epochs", "1", *FAST], capsys)[0] == 0
+    record, = read_metrics(tmp_path / "run" / "prior" / "last" / "metrics.jsonl")
+    assert "prior/loss" in record and not [k for k in record if "domain_fd" in k]
 
 
 def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys):

@@ -31,6 +31,7 @@ class PriorConfig:
     width: Optional[int] = None  # vector latents: 512 (MLP); spatial: 32 (U-Net base channels)
     ema_decay: float = 0.999
     sampling_steps: int = 25
+    eval_samples: Optional[int] = None  # 1000 when the data has labels (the domain classifier needs them), else 0
     seed: int = 0
     device: str = "auto"
     limit_train: Optional[int] = None
@@ -69,6 +70,9 @@ def prior_parser() -> argparse.ArgumentParser:
                    help=f"EMA of the denoiser's weights, which sample (default: {d.ema_decay})")
     p.add_argument("--sampling-steps", type=int, default=d.sampling_steps,
                    help=f"DDIM steps of the per-epoch samples (default: {d.sampling_steps})")
+    p.add_argument("--eval-samples", type=int, metavar="N",
+                   help="each epoch, the domain FD and class entropy of N decoded samples against the validation "
+                        "images (default: 1000 when the data has labels, else off; 0: off)")
     p.add_argument("--seed", type=int, default=d.seed, help=f"(default: {d.seed})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="(default: auto)")
     p.add_argument("--limit-train", type=int, help="encode only the first N training images")
@@ -81,7 +85,7 @@ def prior_parser() -> argparse.ArgumentParser:
 
 
 RECIPE_KEYS = {"epochs": int, "batch_size": int, "lr": float, "width": int, "ema_decay": float,
-               "sampling_steps": int, "seed": int}
+               "sampling_steps": int, "eval_samples": int, "seed": int}
 
 
 def read_recipe(path: str) -> dict:
@@ -100,6 +104,8 @@ def read_recipe(path: str) -> dict:
 def check(cfg: PriorConfig) -> None:
     if min(cfg.epochs, cfg.batch_size, cfg.sampling_steps, cfg.width or 1) < 1 or cfg.lr <= 0:
         raise ConfigError("--epochs, --batch-size, --sampling-steps and --width must be >= 1, --lr > 0")
+    if cfg.eval_samples is not None and cfg.eval_samples < 0:
+        raise ConfigError(f"--eval-samples must be >= 0, got {cfg.eval_samples}")
     if not 0 <= cfg.ema_decay < 1:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
 
@@ -140,6 +146,11 @@ def train_prior(cfg: PriorConfig) -> Path:
         overrides["data_dir"] = cfg.data_dir
     vae_cfg = build_config({**saved_config(saved["config"]), **overrides})
     data = load_data(vae_cfg)  # bad or missing data stops here, before anything is written
+    judged = data.val if data.val is not None else data.test
+    if cfg.eval_samples and judged.labels is None:
+        raise ConfigError("--eval-samples: the data has no labels, which the domain classifier behind the sample FD "
+                          "needs; pass --eval-samples 0")
+    eval_samples = (1000 if judged.labels is not None else 0) if cfg.eval_samples is None else cfg.eval_samples
     device = resolve_device(cfg.device)
     amp = resolve_precision(vae_cfg.precision, device)
     vae = build_model(vae_cfg).to(device)
@@ -150,7 +161,8 @@ def train_prior(cfg: PriorConfig) -> Path:
     if not cfg.resume:  # a prior of an older state of the model, or a run that crashed before its first checkpoint
         for old in [path, out / "metrics.jsonl", out / "steps.jsonl", *out.glob("frames/*.png")]:
             old.unlink(missing_ok=True)
-    logger = RunLogger(out, console_keys=("prior/loss", "time/epoch_s"))
+    logger = RunLogger(out, console_keys=("prior/loss", "val/domain_fd_samples_diffusion",
+                                          "test/domain_fd_samples_diffusion", "time/epoch_s"))
     if cfg.tensorboard:
         from .tensorboard_sink import TensorBoardSink
 
@@ -174,6 +186,12 @@ def train_prior(cfg: PriorConfig) -> Path:
     width = cfg.width or (512 if len(dims) == 1 else 32)
     logger.info(f"prior: {len(x0)} latents of shape {dims} encoded in {time.perf_counter() - start:.0f} s; "
                 f"diffusion denoiser width {width}, DDPM training, DDIM sampling")
+
+    score = None
+    if eval_samples:
+        score = SampleScore(judged, vae_cfg.dataset, data.train, "val" if judged is data.val else "test")
+        logger.info(f"each epoch: domain FD and class entropy of {eval_samples} samples against the "
+                    f"{len(judged)} {score.split} images")
 
     torch.manual_seed(cfg.seed)
     denoiser = build_denoiser(dims, width).to(device)
@@ -212,6 +230,9 @@ def train_prior(cfg: PriorConfig) -> Path:
         prior = DiffusionPrior(ema.module, mean, std, dims, width, saved["step"])
         metrics = {"epoch": epoch, "step": step, "prior/loss": (total / count).item(),
                    "time/epoch_s": time.perf_counter() - begin}
+        if score is not None:
+            images = decoded_samples(vae, prior, eval_samples, cfg.seed + 2, cfg.sampling_steps)
+            metrics.update(score(images))
         if cfg.visuals:
             _samples_frame(vae, prior, frames_dir, epoch, frame_seed, cfg.sampling_steps)
         logger.log_epoch(metrics, step)
@@ -221,6 +242,34 @@ def train_prior(cfg: PriorConfig) -> Path:
                          "vae_step": saved["step"]}, path)
     logger.close()
     return path
+
+
+class SampleScore:
+    """Domain FD and class entropy of decoded samples against a labelled split, keyed as eval.py keys them."""
+
+    def __init__(self, real, dataset: str, train, split: str):
+        from .fidelity import domain_classifier, features_and_logits
+
+        self.classifier, self.split = domain_classifier(train, dataset), split
+        self.real, _ = features_and_logits(self.classifier, real.in_order(500))
+
+    def __call__(self, images) -> dict[str, float]:
+        from .fidelity import class_entropy, features_and_logits, frechet_distance
+
+        features, logits = features_and_logits(self.classifier, images)
+        return {f"{self.split}/domain_fd_samples_diffusion": frechet_distance(self.real, features),
+                f"{self.split}/sample_class_entropy_diffusion": class_entropy(logits)}
+
+
+def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500):
+    """n decoded prior draws (CPU, float) from a fixed seed: the same noise every epoch."""
+    import torch
+
+    device = next(vae.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return torch.cat([vae.decode_images(prior.sample(len(chunk), generator, steps=steps).to(device)).float().cpu()
+                          for chunk in torch.arange(n).split(batch_size)])
 
 
 def _samples_frame(vae, prior, frames_dir: Path, epoch: int, seed: int, steps: int) -> None:
