@@ -110,6 +110,40 @@ def check(cfg: PriorConfig) -> None:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
 
 
+def existing_prior_step(path: Path, source: Path, step: int, resume: bool) -> Optional[int]:
+    """The model step a prior already at `path` was trained on (None: no prior), after the rules: --resume
+    needs one of this step; without --resume one of this step is refused and one of another step replaced."""
+    from .checkpoint import load_checkpoint
+
+    if not path.is_file():
+        if resume:
+            raise ConfigError(f"--resume: no prior at {path}")
+        return None
+    trained_at = load_checkpoint(path)["vae_step"]
+    if trained_at != step and resume:
+        raise ConfigError(f"--resume: {path} was trained on {source} at step {trained_at}, which is now at step "
+                          f"{step}; run without --resume to train a new prior")
+    if trained_at == step and not resume:
+        raise ConfigError(f"{path.parent} already holds a prior; pass --resume to continue it")
+    return trained_at
+
+
+def prior_logger(cfg: PriorConfig, out: Path, source: Path):
+    """The run's logger: log.txt, metrics, W&B and, when asked, TensorBoard."""
+    from .logger import RunLogger
+    from .wandb_sink import WandbSink
+
+    logger = RunLogger(out, console_keys=("prior/loss", "val/domain_fd_samples_diffusion",
+                                          "test/domain_fd_samples_diffusion", "time/epoch_s"))
+    if cfg.tensorboard:
+        from .tensorboard_sink import TensorBoardSink
+
+        logger.sinks.append(TensorBoardSink(out / "tensorboard"))
+    logger.sinks.append(WandbSink(dataclasses.replace(cfg, run_name=cfg.run_name or f"{source.parent.parent.name}-prior"),
+                                  out, None, {}, logger.info))
+    return logger
+
+
 def train_prior(cfg: PriorConfig) -> Path:
     """Train (or continue) the prior; returns the path of diffusion.pt."""
     import torch
@@ -120,7 +154,6 @@ def train_prior(cfg: PriorConfig) -> Path:
     from .data import load_data, shuffled_batches
     from .device import autocast, resolve_device, resolve_precision, rng_state, set_rng_state
     from .diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
-    from .logger import RunLogger
     from .models import build_model
     from .optim import make_ema
     from .prior import posterior_means
@@ -132,15 +165,7 @@ def train_prior(cfg: PriorConfig) -> Path:
         raise ConfigError(f"{source} is not a vaegan training checkpoint")
     out = prior_dir(source)
     path = out / "diffusion.pt"
-    trained_at = load_checkpoint(path)["vae_step"] if path.is_file() else None
-    stale = trained_at is not None and trained_at != saved["step"]
-    if stale and cfg.resume:
-        raise ConfigError(f"--resume: {path} was trained on {source} at step {trained_at}, which is now at step "
-                          f"{saved['step']}; run without --resume to train a new prior")
-    if path.is_file() and not stale and not cfg.resume:
-        raise ConfigError(f"{out} already holds a prior; pass --resume to continue it")
-    if cfg.resume and not path.is_file():
-        raise ConfigError(f"--resume: no prior at {path}")
+    trained_at = existing_prior_step(path, source, saved["step"], cfg.resume)
     overrides = {"device": cfg.device, "resume": "no", "limit_train": cfg.limit_train}
     if cfg.data_dir:
         overrides["data_dir"] = cfg.data_dir
@@ -161,19 +186,10 @@ def train_prior(cfg: PriorConfig) -> Path:
     if not cfg.resume:  # a prior of an older state of the model, or a run that crashed before its first checkpoint
         for old in [path, out / "metrics.jsonl", out / "steps.jsonl", *out.glob("frames/*.png")]:
             old.unlink(missing_ok=True)
-    logger = RunLogger(out, console_keys=("prior/loss", "val/domain_fd_samples_diffusion",
-                                          "test/domain_fd_samples_diffusion", "time/epoch_s"))
-    if cfg.tensorboard:
-        from .tensorboard_sink import TensorBoardSink
-
-        logger.sinks.append(TensorBoardSink(out / "tensorboard"))
-    from .wandb_sink import WandbSink
-
-    logger.sinks.append(WandbSink(dataclasses.replace(cfg, run_name=cfg.run_name or f"{source.parent.parent.name}-prior"),
-                                  out, None, {}, logger.info))
+    logger = prior_logger(cfg, out, source)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     logger.info(data.summary)
-    if stale:
+    if trained_at is not None and not cfg.resume:
         logger.info(f"training a new prior: the one here was trained on step {trained_at} of the model, "
                     f"which is now at step {saved['step']}")
     start = time.perf_counter()

@@ -8,8 +8,7 @@ streamed ones come from a DataLoader with workers and pinned memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional
 
 import torch
 import torchvision.transforms.v2.functional as TF
