@@ -1,8 +1,9 @@
-"""How many DDIM steps does the diffusion prior need? Domain FD and class entropy of N samples per
-step count, next to the model's other priors and the floor (FD between the two halves of the test
-split), with the wall time of each draw, measured side by side in one run.
+"""How many DDIM steps does the diffusion prior need, and at what noise scale? Domain FD and class
+entropy of N samples per step count (and temperature), next to the model's other priors and the floor
+(FD between the two halves of the test split), with the wall time of each draw, side by side in one run.
 
-    python bench/prior_steps.py --checkpoint runs/diffusion_prior/spatial/checkpoints/best.pt --steps 10 25 50
+    python bench/prior_steps.py --checkpoint runs/diffusion_prior/spatial/checkpoints/best.pt --steps 10 25 50 \
+        [--temperatures 1 0.9]
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[10, 25, 50])
     p.add_argument("--n", type=int, default=10000, help="samples per row (default: the test split's 10,000)")
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
+                   help="scales of the diffusion prior's starting noise, each a row per step count (default: 1)")
     args = p.parse_args()
 
     model = vaegan.load(args.checkpoint, "cpu")
@@ -34,18 +37,18 @@ def main() -> None:
     real, _ = features_and_logits(classifier, data.test.in_order(args.batch_size))
     half = len(real) // 2
     print(f"torch threads {torch.get_num_threads()}, {args.n} samples per row, checkpoint {args.checkpoint}")
-    print(f"{'prior':<12} {'steps':>5} {'domain FD':>10} {'entropy':>8} {'draw s':>8}")
+    print(f"{'prior':<12} {'steps':>5} {'temp':>5} {'domain FD':>10} {'entropy':>8} {'draw s':>8}")
     print(f"{'real halves':<12} {'':>5} {frechet_distance(real[:half], real[half:]):>10.2f}")
-    rows = [(name, None) for name in model.priors() if name != "diffusion"]
-    rows += [("diffusion", k) for k in args.steps if "diffusion" in model.priors()]
-    for name, steps in rows:
+    rows = [(name, None, 1.0) for name in model.priors() if name != "diffusion"]
+    rows += [("diffusion", k, t) for k in args.steps for t in args.temperatures if "diffusion" in model.priors()]
+    for name, steps, temperature in rows:
         start = time.perf_counter()
-        images = torch.cat([model.sample(len(chunk), name, seed=int(chunk[0]), steps=steps or 25).cpu()
+        images = torch.cat([model.sample(len(chunk), name, temperature, seed=int(chunk[0]), steps=steps or 25).cpu()
                             for chunk in torch.arange(args.n).split(args.batch_size)])
         seconds = time.perf_counter() - start
         feats, logits = features_and_logits(classifier, images.split(args.batch_size))
-        print(f"{name:<12} {steps or '':>5} {frechet_distance(real, feats):>10.2f} {class_entropy(logits):>8.3f} "
-              f"{seconds:>8.1f}")
+        print(f"{name:<12} {steps or '':>5} {temperature:>5.2f} {frechet_distance(real, feats):>10.2f} "
+              f"{class_entropy(logits):>8.3f} {seconds:>8.1f}")
 
 
 if __name__ == "__main__":
