@@ -12,6 +12,7 @@ from vaegan.logger import read_metrics
 from vaegan.prior_run import main as prior_main
 
 FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "4"]
+UNSCORED = [*FAST, "--eval-samples", "0"]  # no sample FD, so --prior auto takes the diffusion prior
 
 
 def call(argv, capsys):
@@ -83,7 +84,14 @@ def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsy
                for r in records)  # the tiny data has labels: 1000 samples scored each epoch by default
     assert len(list((folder / "frames").glob("samples_*.png"))) == 2
     model = vaegan.load(run, "cpu")
-    assert list(model.priors()) == ["gaussian", "gmm", "diffusion"] and model.resolve_prior("auto") == "diffusion"
+    assert list(model.priors()) == ["gaussian", "gmm", "diffusion"]
+    measured = {name: records[-1][f"val/domain_fd_samples{suffix}"] for name, suffix in
+                (("diffusion", "_diffusion"), ("gmm", "_gmm"), ("gaussian", ""))}
+    assert model.diffusion.sample_fd == measured  # what --prior auto chooses by, kept with the prior
+    for fd, chosen in [({"diffusion": 2.0, "gmm": 3.0}, "diffusion"), ({"diffusion": 4.0, "gmm": 3.0}, "gmm"),
+                       ({}, "diffusion")]:
+        model.diffusion.sample_fd = fd
+        assert model.resolve_prior("auto") == chosen
     a, b = (model.sample(6, prior="diffusion", seed=3, steps=4) for _ in range(2))
     assert a.shape == (6, 1, 28, 28) and torch.equal(a, b)
     assert not torch.equal(model.latents(6, "diffusion", seed=3, steps=4), model.latents(6, "gmm", seed=3))
@@ -104,8 +112,8 @@ def test_vaegan_prior_resumes_exactly(run, tmp_path, capsys):
 
 
 def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
-    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
-    code, err = call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)
+    assert call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)[0] == 0
+    code, err = call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)
     assert code == 2 and "already holds a prior" in err and len(err.strip().splitlines()) == 1
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
@@ -121,7 +129,7 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
 
 
 def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, capsys):
-    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)[0] == 0
     state = torch.load(run, weights_only=True)  # the model trains on: its prior no longer fits it
     state["step"] += 1
     torch.save(state, run)
@@ -135,9 +143,9 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
     assert sample_main(["--checkpoint", str(run), "--num", "2", "--device", "cpu", "--out", str(tmp_path / "s.png")]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "left out" in line]
     assert len(warned) == 1 and warned[0].startswith("warning: ") and (tmp_path / "s.png").is_file()
-    code, err = call(["--checkpoint", str(run), "--epochs", "1", "--resume", *FAST], capsys)
+    code, err = call(["--checkpoint", str(run), "--epochs", "1", "--resume", *UNSCORED], capsys)
     assert code == 2 and "run without --resume" in err and len(err.strip().splitlines()) == 1
-    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)[0] == 0
     prior = run.parents[1] / "prior" / "last"
     assert "training a new prior" in (prior / "log.txt").read_text()
     assert torch.load(prior / "diffusion.pt", weights_only=True)["vae_step"] == state["step"]
@@ -172,5 +180,6 @@ def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys
     assert export_main(["--checkpoint", str(run), "--out", str(tmp_path / "exported")]) == 0
     assert (tmp_path / "exported" / "diffusion.safetensors").is_file()
     exported, original = vaegan.load(tmp_path / "exported", "cpu"), vaegan.load(run, "cpu")
-    assert exported.resolve_prior("auto") == "diffusion"
+    assert exported.diffusion.sample_fd == original.diffusion.sample_fd and "gmm" in exported.diffusion.sample_fd
+    assert exported.resolve_prior("auto") == original.resolve_prior("auto")
     assert torch.equal(exported.sample(4, "diffusion", seed=1, steps=3), original.sample(4, "diffusion", seed=1, steps=3))

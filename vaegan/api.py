@@ -61,10 +61,11 @@ class TrainedVAE:
         return {name: prior for name, prior in found.items() if name == "gaussian" or prior is not None}
 
     def resolve_prior(self, prior: str) -> str:
-        """`auto` = the learned prior when the model has one, else its mixture, else N(0, I)."""
+        """`auto` = the learned prior when the model has one (unless vaegan-prior measured the mixture's
+        samples closer to the data), else its mixture, else N(0, I)."""
         have = self.priors()
         if prior == "auto":
-            return next(name for name in ("diffusion", "gmm", "gaussian") if name in have)
+            return auto_prior(self.prior, self.diffusion)
         if prior not in ("gaussian", "gmm", "diffusion"):
             raise ConfigError(f"prior must be auto, gaussian, gmm or diffusion, got {prior!r}")
         if prior not in have:
@@ -93,6 +94,14 @@ class TrainedVAE:
         """Decodes along the straight line between the posterior means of images a and b ([C, H, W])."""
         za, zb = self.encode(torch.stack([a, b]))
         return self.decode(lerp_latents(za, zb, steps))
+
+
+def auto_prior(mixture: Optional[GaussianMixturePrior], diffusion: Optional[DiffusionPrior]) -> str:
+    """The diffusion prior when there is one, unless vaegan-prior measured the mixture's samples closer
+    to the data; else the mixture when fitted; else N(0, I)."""
+    if diffusion is not None and (mixture is None or diffusion.beats("gmm")):
+        return "diffusion"
+    return "gmm" if mixture is not None else "gaussian"
 
 
 def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:

@@ -96,9 +96,18 @@ class DiffusionPrior:
     kind = "diffusion"
 
     def __init__(self, denoiser: nn.Module, mean: torch.Tensor, std: torch.Tensor, latent_dims: tuple[int, ...],
-                 width: int, vae_step: int):
+                 width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None):
         self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
         self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
+        # Domain FD of this prior's samples and of the model's other priors', measured by vaegan-prior
+        # on the same images: what `--prior auto` chooses by. Empty when the data had no labels.
+        self.sample_fd = dict(sample_fd or {})
+
+    def beats(self, other: str) -> bool:
+        """Whether its samples were measured closer to the data than those of the prior named `other`
+        (True when that was not measured)."""
+        mine, theirs = self.sample_fd.get("diffusion"), self.sample_fd.get(other)
+        return mine is None or theirs is None or mine <= theirs
 
     @torch.no_grad()
     def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0,
@@ -120,11 +129,12 @@ class DiffusionPrior:
     def state_dict(self) -> dict:
         return {"kind": self.kind, "denoiser": self.denoiser.state_dict(), "mean": self.mean.cpu(),
                 "std": self.std.cpu(), "latent_dims": list(self.latent_dims), "width": self.width,
-                "vae_step": self.vae_step}
+                "vae_step": self.vae_step, "sample_fd": self.sample_fd}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "DiffusionPrior":
         dims = tuple(state["latent_dims"])
         denoiser = build_denoiser(dims, state["width"])
         denoiser.load_state_dict(state["denoiser"])
-        return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"])
+        return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"],
+                   state.get("sample_fd"))

@@ -19,7 +19,7 @@ from .metrics import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import split_metrics
 from .models import build_model
-from .api import diffusion_prior_of
+from .api import auto_prior, diffusion_prior_of
 from .prior import GaussianMixturePrior, posterior_means, sample_latents
 
 
@@ -119,7 +119,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     if args.save_recon:
         save_images(args.save_recon, recon)
     if args.save_samples:
-        name = args.prior if args.prior != "auto" else ("diffusion" if diffusion else "gmm" if mixture else "gaussian")
+        name = args.prior if args.prior != "auto" else auto_prior(mixture, diffusion)
         prior = {"gaussian": None, "gmm": mixture, "diffusion": diffusion}[name]
         z = sample_latents(model, args.num_samples, prior, torch.Generator().manual_seed(args.seed), args.sampling_steps)
         save_images(args.save_samples, decode(model, z, args.batch_size))

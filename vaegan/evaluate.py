@@ -37,8 +37,9 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior", choices=("auto", "gaussian", "gmm", "diffusion"), default="auto",
                    help="prior of --save-samples: gaussian = N(0, I); gmm = the checkpoint's Gaussian mixture "
                         "(fitted here on the training posterior means if it has none); diffusion = the prior "
-                        "vaegan-prior trained for this checkpoint; auto = diffusion, else gmm, when the checkpoint "
-                        "has one (default: auto). The fidelity metrics report every prior the model has")
+                        "vaegan-prior trained for this checkpoint; auto = diffusion, unless vaegan-prior measured "
+                        "the mixture's samples closer to the data, else gmm, else gaussian (default: auto). The "
+                        "fidelity metrics report every prior the model has")
     p.add_argument("--sampling-steps", type=int, default=25, help="DDIM steps of the diffusion prior (default: 25)")
     p.add_argument("--prior-components", type=int, metavar="K",
                    help="refit the mixture with K components (default: the checkpoint's mixture, or the "

@@ -156,7 +156,7 @@ def train_prior(cfg: PriorConfig) -> Path:
     from .diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
     from .models import build_model
     from .optim import make_ema
-    from .prior import posterior_means
+    from .prior import GaussianMixturePrior, posterior_means
 
     check(cfg)
     source = Path(cfg.checkpoint)
@@ -203,11 +203,15 @@ def train_prior(cfg: PriorConfig) -> Path:
     logger.info(f"prior: {len(x0)} latents of shape {dims} encoded in {time.perf_counter() - start:.0f} s; "
                 f"diffusion denoiser width {width}, DDPM training, DDIM sampling")
 
-    score = None
-    if eval_samples:
+    score, others = None, {}
+    if eval_samples:  # the model's other priors, scored once on the same images: what --prior auto compares
         score = SampleScore(judged, vae_cfg.dataset, data.train, "val" if judged is data.val else "test")
+        mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
+        for suffix, other in [("", None)] + ([("_gmm", mixture)] if mixture is not None else []):
+            others.update(score(decoded_samples(vae, other, eval_samples, cfg.seed + 2, cfg.sampling_steps), suffix))
         logger.info(f"each epoch: domain FD and class entropy of {eval_samples} samples against the "
-                    f"{len(judged)} {score.split} images")
+                    f"{len(judged)} {score.split} images; the model's other priors: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in others.items() if "domain_fd" in k))
 
     torch.manual_seed(cfg.seed)
     denoiser = build_denoiser(dims, width).to(device)
@@ -247,8 +251,12 @@ def train_prior(cfg: PriorConfig) -> Path:
         metrics = {"epoch": epoch, "step": step, "prior/loss": (total / count).item(),
                    "time/epoch_s": time.perf_counter() - begin}
         if score is not None:
-            images = decoded_samples(vae, prior, eval_samples, cfg.seed + 2, cfg.sampling_steps)
-            metrics.update(score(images))
+            metrics.update(others)
+            metrics.update(score(decoded_samples(vae, prior, eval_samples, cfg.seed + 2, cfg.sampling_steps),
+                                 "_diffusion"))
+            prior.sample_fd = {name: metrics[f"{score.split}/domain_fd_samples{suffix}"]
+                               for name, suffix in (("diffusion", "_diffusion"), ("gmm", "_gmm"), ("gaussian", ""))
+                               if f"{score.split}/domain_fd_samples{suffix}" in metrics}
         if cfg.visuals:
             _samples_frame(vae, prior, frames_dir, epoch, frame_seed, cfg.sampling_steps)
         logger.log_epoch(metrics, step)
@@ -269,22 +277,24 @@ class SampleScore:
         self.classifier, self.split = domain_classifier(train, dataset), split
         self.real, _ = features_and_logits(self.classifier, real.in_order(500))
 
-    def __call__(self, images) -> dict[str, float]:
+    def __call__(self, images, suffix: str) -> dict[str, float]:
+        """suffix: "_diffusion", "_gmm" or "" (N(0, I)), as eval.py names the priors."""
         from .fidelity import class_entropy, features_and_logits, frechet_distance
 
         features, logits = features_and_logits(self.classifier, images)
-        return {f"{self.split}/domain_fd_samples_diffusion": frechet_distance(self.real, features),
-                f"{self.split}/sample_class_entropy_diffusion": class_entropy(logits)}
+        return {f"{self.split}/domain_fd_samples{suffix}": frechet_distance(self.real, features),
+                f"{self.split}/sample_class_entropy{suffix}": class_entropy(logits)}
 
 
 def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500):
-    """n decoded prior draws (CPU, float) from a fixed seed: the same noise every epoch."""
+    """n decoded draws (CPU, float) of `prior` (None: N(0, I)) from a fixed seed: the same noise every epoch."""
     import torch
 
-    device = next(vae.parameters()).device
+    from .prior import sample_latents
+
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        return torch.cat([vae.decode_images(prior.sample(len(chunk), generator, steps=steps).to(device)).float().cpu()
+        return torch.cat([vae.decode_images(sample_latents(vae, len(chunk), prior, generator, steps)).float().cpu()
                           for chunk in torch.arange(n).split(batch_size)])
 
 

@@ -36,7 +36,8 @@ def sample_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=64, help="prior samples to draw (default: 64)")
     p.add_argument("--prior", choices=("auto", "gaussian", "gmm", "diffusion"), default="auto",
                    help="diffusion = the prior vaegan-prior trained for this checkpoint, gmm = the model's fitted "
-                        "mixture, gaussian = N(0, I), auto = the first of those the model has (default: auto)")
+                        "mixture, gaussian = N(0, I), auto = the first of those the model has, the mixture before the "
+                        "diffusion prior when vaegan-prior measured its samples closer to the data (default: auto)")
     p.add_argument("--sampling-steps", type=int, default=25,
                    help="DDIM steps of the diffusion prior (default: 25)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior noise (default: 1.0)")
