@@ -22,7 +22,7 @@ def main() -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--num", type=int, default=20, help="samples per prior (default: 20, two rows of 10)")
-    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the diffusion prior (default: 25)")
+    p.add_argument("--steps", type=int, help="DDIM steps of the diffusion prior (default: its recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--caption", default="", help="text above the figure (default: the checkpoint's path)")
     args = p.parse_args()

@@ -49,8 +49,15 @@ def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
 
 def test_shipped_recipes_load(tmp_path):
     from tests.conftest import ROOT
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
+    from vaegan.prior_run import PriorConfig, check, read_recipe
+
+    training = [p for p in sorted((ROOT / "configs").glob("*.yaml")) if not p.name.startswith("prior_")]
+    priors = sorted((ROOT / "configs").glob("prior_*.yaml"))
+    assert training and priors
+    for path in training:
         build_config(load_yaml(str(path)))
+    for path in priors:  # vaegan-prior --config recipes
+        check(PriorConfig(checkpoint="x.pt", **read_recipe(str(path))))
 
 
 def test_every_flag_the_docs_name_exists():

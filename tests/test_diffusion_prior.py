@@ -95,6 +95,9 @@ def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsy
     a, b = (model.sample(6, prior="diffusion", seed=3, steps=4) for _ in range(2))
     assert a.shape == (6, 1, 28, 28) and torch.equal(a, b)
     assert not torch.equal(model.latents(6, "diffusion", seed=3, steps=4), model.latents(6, "gmm", seed=3))
+    own = model.latents(6, "diffusion", seed=3)  # no steps named: the 4 its run sampled with (FAST)
+    assert torch.equal(own, model.latents(6, "diffusion", seed=3, steps=4))
+    assert not torch.equal(own, model.latents(6, "diffusion", seed=3, steps=7))
 
 
 def test_vaegan_prior_resumes_exactly(run, tmp_path, capsys):
@@ -181,5 +184,6 @@ def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys
     assert (tmp_path / "exported" / "diffusion.safetensors").is_file()
     exported, original = vaegan.load(tmp_path / "exported", "cpu"), vaegan.load(run, "cpu")
     assert exported.diffusion.sample_fd == original.diffusion.sample_fd and "gmm" in exported.diffusion.sample_fd
+    assert exported.diffusion.sampling_steps == original.diffusion.sampling_steps == 4
     assert exported.resolve_prior("auto") == original.resolve_prior("auto")
     assert torch.equal(exported.sample(4, "diffusion", seed=1, steps=3), original.sample(4, "diffusion", seed=1, steps=3))

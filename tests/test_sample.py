@@ -61,6 +61,7 @@ def test_interpolate_and_traverse_shapes(tiny_run, tmp_path, capsys):
     (["--reconstruct", "BROKEN"], "cannot decode the image"),
     (["--reconstruct", "EMPTY"], "holds no images"),
     (["--num", "0"], "must be >= 1"),
+    (["--sampling-steps", "0"], "must be >= 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys, argv, message):
     (tmp_path / "broken.png").write_bytes(b"not a png")

@@ -75,9 +75,9 @@ class TrainedVAE:
         return prior
 
     def latents(self, n: int, prior: str = "auto", temperature: float = 1.0,
-                seed: Optional[int] = None, steps: int = 25) -> torch.Tensor:
+                seed: Optional[int] = None, steps: Optional[int] = None) -> torch.Tensor:
         """n prior draws (see `resolve_prior`); `temperature` scales the noise (a mixture's components
-        keep their means), `steps` is the diffusion prior's number of DDIM steps."""
+        keep their means), `steps` is the diffusion prior's number of DDIM steps (default: its recipe's)."""
         name = self.resolve_prior(prior)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         if name == "gaussian":
@@ -87,7 +87,7 @@ class TrainedVAE:
         return self.prior.sample(n, generator, temperature)
 
     def sample(self, n: int, prior: str = "auto", temperature: float = 1.0, seed: Optional[int] = None,
-               steps: int = 25) -> torch.Tensor:
+               steps: Optional[int] = None) -> torch.Tensor:
         return self.decode(self.latents(n, prior, temperature, seed, steps))
 
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int = 8) -> torch.Tensor:

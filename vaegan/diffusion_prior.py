@@ -96,9 +96,10 @@ class DiffusionPrior:
     kind = "diffusion"
 
     def __init__(self, denoiser: nn.Module, mean: torch.Tensor, std: torch.Tensor, latent_dims: tuple[int, ...],
-                 width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None):
+                 width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None, sampling_steps: int = 25):
         self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
         self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
+        self.sampling_steps = sampling_steps  # DDIM steps when the caller names none: its recipe's
         # Domain FD of this prior's samples and of the model's other priors', measured by vaegan-prior
         # on the same images: what `--prior auto` chooses by. Empty when the data had no labels.
         self.sample_fd = dict(sample_fd or {})
@@ -111,11 +112,12 @@ class DiffusionPrior:
 
     @torch.no_grad()
     def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0,
-               steps: int = 25) -> torch.Tensor:
-        """n latents [n, *latent_dims] on the CPU, by `steps` DDIM steps from noise scaled by `temperature`."""
+               steps: Optional[int] = None) -> torch.Tensor:
+        """n latents [n, *latent_dims] on the CPU, by `steps` DDIM steps (default: its own
+        `sampling_steps`) from noise scaled by `temperature`."""
         device = self.mean.device
         scheduler = DDIMScheduler.from_config(noise_schedule().config)
-        scheduler.set_timesteps(steps)
+        scheduler.set_timesteps(steps or self.sampling_steps)
         x = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(device)
         for t in scheduler.timesteps:
             x = scheduler.step(self.denoiser(x, t.to(device)), t, x).prev_sample
@@ -129,7 +131,7 @@ class DiffusionPrior:
     def state_dict(self) -> dict:
         return {"kind": self.kind, "denoiser": self.denoiser.state_dict(), "mean": self.mean.cpu(),
                 "std": self.std.cpu(), "latent_dims": list(self.latent_dims), "width": self.width,
-                "vae_step": self.vae_step, "sample_fd": self.sample_fd}
+                "vae_step": self.vae_step, "sample_fd": self.sample_fd, "sampling_steps": self.sampling_steps}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "DiffusionPrior":
@@ -137,4 +139,4 @@ class DiffusionPrior:
         denoiser = build_denoiser(dims, state["width"])
         denoiser.load_state_dict(state["denoiser"])
         return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"],
-                   state.get("sample_fd"))
+                   state.get("sample_fd"), state.get("sampling_steps", 25))

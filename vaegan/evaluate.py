@@ -40,7 +40,8 @@ def eval_parser() -> argparse.ArgumentParser:
                         "vaegan-prior trained for this checkpoint; auto = diffusion, unless vaegan-prior measured "
                         "the mixture's samples closer to the data, else gmm, else gaussian (default: auto). The "
                         "fidelity metrics report every prior the model has")
-    p.add_argument("--sampling-steps", type=int, default=25, help="DDIM steps of the diffusion prior (default: 25)")
+    p.add_argument("--sampling-steps", type=int, help="DDIM steps of the diffusion prior (default: the number its "
+                                                       "vaegan-prior recipe set, 25 unless it said otherwise)")
     p.add_argument("--prior-components", type=int, metavar="K",
                    help="refit the mixture with K components (default: the checkpoint's mixture, or the "
                         "run's --prior-components)")
@@ -59,7 +60,7 @@ def eval_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = eval_parser().parse_args(argv)
     if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or (args.iw_samples or 0) < 0 \
-            or (args.prior_components is not None and args.prior_components < 1) or args.sampling_steps < 1:
+            or (args.prior_components is not None and args.prior_components < 1) or (args.sampling_steps is not None and args.sampling_steps < 1):
         eval_parser().error("--n, --batch-size, --num-samples, --prior-components and --sampling-steps must be "
                             ">= 1, --iw-samples >= 0")
 

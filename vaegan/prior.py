@@ -51,7 +51,7 @@ class GaussianMixturePrior:
 
 
 def sample_latents(model, n: int, prior=None, generator: Optional[torch.Generator] = None,
-                   steps: int = 25) -> torch.Tensor:
+                   steps: Optional[int] = None) -> torch.Tensor:
     """n latent draws on the model's device, from `prior` (a GaussianMixturePrior or a DiffusionPrior:
     the same `sample` interface; `steps` is the diffusion prior's) or (None) from N(0, I)."""
     if prior is None:

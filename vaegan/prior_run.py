@@ -69,7 +69,8 @@ def prior_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, default=d.ema_decay,
                    help=f"EMA of the denoiser's weights, which sample (default: {d.ema_decay})")
     p.add_argument("--sampling-steps", type=int, default=d.sampling_steps,
-                   help=f"DDIM steps of the per-epoch samples (default: {d.sampling_steps})")
+                   help=f"DDIM steps of the per-epoch samples, kept with the prior as the number its users draw "
+                        f"with unless they name one (default: {d.sampling_steps})")
     p.add_argument("--eval-samples", type=int, metavar="N",
                    help="each epoch, the domain FD and class entropy of N decoded samples against the validation "
                         "images (default: 1000 when the data has labels, else off; 0: off)")
@@ -247,7 +248,7 @@ def train_prior(cfg: PriorConfig) -> Path:
             if step % 25 == 0:
                 logger.log_step({"prior/loss": loss.item()}, step)
         epoch += 1
-        prior = DiffusionPrior(ema.module, mean, std, dims, width, saved["step"])
+        prior = DiffusionPrior(ema.module, mean, std, dims, width, saved["step"], sampling_steps=cfg.sampling_steps)
         metrics = {"epoch": epoch, "step": step, "prior/loss": (total / count).item(),
                    "time/epoch_s": time.perf_counter() - begin}
         if score is not None:

@@ -38,8 +38,9 @@ def sample_parser() -> argparse.ArgumentParser:
                    help="diffusion = the prior vaegan-prior trained for this checkpoint, gmm = the model's fitted "
                         "mixture, gaussian = N(0, I), auto = the first of those the model has, the mixture before the "
                         "diffusion prior when vaegan-prior measured its samples closer to the data (default: auto)")
-    p.add_argument("--sampling-steps", type=int, default=25,
-                   help="DDIM steps of the diffusion prior (default: 25)")
+    p.add_argument("--sampling-steps", type=int,
+                   help="DDIM steps of the diffusion prior (default: the number its vaegan-prior recipe set, 25 "
+                        "unless it said otherwise)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior noise (default: 1.0)")
     p.add_argument("--steps", type=int, default=10, help="images along --interpolate / --traverse (default: 10)")
     p.add_argument("--dims", type=int, default=8, help="latent dims --traverse sweeps (default: 8)")
@@ -135,7 +136,8 @@ def run(args: argparse.Namespace) -> Path:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = sample_parser()
     args = parser.parse_args(argv)
-    if min(args.num, args.steps, args.dims, args.nrow or 1, args.sampling_steps) < 1 or args.temperature < 0 \
+    if min(args.num, args.steps, args.dims, args.nrow or 1,
+           1 if args.sampling_steps is None else args.sampling_steps) < 1 or args.temperature < 0 \
             or args.sweep <= 0:
         parser.error("--num, --steps, --dims, --nrow and --sampling-steps must be >= 1, --temperature >= 0, "
                      "--range > 0")
