@@ -26,6 +26,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[10, 25, 50])
     p.add_argument("--n", type=int, default=10000, help="samples per row (default: the test split's 10,000)")
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0, help="draws of seed s use the noise seeds s*N ... s*N+N-1 (default: 0)")
     p.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
                    help="scales of the diffusion prior's starting noise, each a row per step count (default: 1)")
     args = p.parse_args()
@@ -43,7 +44,8 @@ def main() -> None:
     rows += [("diffusion", k, t) for k in args.steps for t in args.temperatures if "diffusion" in model.priors()]
     for name, steps, temperature in rows:
         start = time.perf_counter()
-        images = torch.cat([model.sample(len(chunk), name, temperature, seed=int(chunk[0]), steps=steps or 25).cpu()
+        images = torch.cat([model.sample(len(chunk), name, temperature, seed=args.seed * args.n + int(chunk[0]),
+                                         steps=steps or 25).cpu()
                             for chunk in torch.arange(args.n).split(args.batch_size)])
         seconds = time.perf_counter() - start
         feats, logits = features_and_logits(classifier, images.split(args.batch_size))
