@@ -60,7 +60,8 @@ def eval_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = eval_parser().parse_args(argv)
     if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or (args.iw_samples or 0) < 0 \
-            or (args.prior_components is not None and args.prior_components < 1) or (args.sampling_steps is not None and args.sampling_steps < 1):
+            or (args.prior_components is not None and args.prior_components < 1) \
+            or (args.sampling_steps is not None and args.sampling_steps < 1):
         eval_parser().error("--n, --batch-size, --num-samples, --prior-components and --sampling-steps must be "
                             ">= 1, --iw-samples >= 0")
 

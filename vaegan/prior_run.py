@@ -111,22 +111,22 @@ def check(cfg: PriorConfig) -> None:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
 
 
-def existing_prior_step(path: Path, source: Path, step: int, resume: bool) -> Optional[int]:
-    """The model step a prior already at `path` was trained on (None: no prior), after the rules: --resume
-    needs one of this step; without --resume one of this step is refused and one of another step replaced."""
+def existing_prior(path: Path, source: Path, step: int, resume: bool) -> Optional[dict]:
+    """The prior run already at `path` (None: none), after the rules: --resume needs one trained on this
+    step of the model; without --resume one of this step is refused and one of another step replaced."""
     from .checkpoint import load_checkpoint
 
     if not path.is_file():
         if resume:
             raise ConfigError(f"--resume: no prior at {path}")
         return None
-    trained_at = load_checkpoint(path)["vae_step"]
-    if trained_at != step and resume:
-        raise ConfigError(f"--resume: {path} was trained on {source} at step {trained_at}, which is now at step "
-                          f"{step}; run without --resume to train a new prior")
-    if trained_at == step and not resume:
+    state = load_checkpoint(path)
+    if state["vae_step"] != step and resume:
+        raise ConfigError(f"--resume: {path} was trained on {source} at step {state['vae_step']}, which is now at "
+                          f"step {step}; run without --resume to train a new prior")
+    if state["vae_step"] == step and not resume:
         raise ConfigError(f"{path.parent} already holds a prior; pass --resume to continue it")
-    return trained_at
+    return state
 
 
 def prior_logger(cfg: PriorConfig, out: Path, source: Path):
@@ -166,7 +166,7 @@ def train_prior(cfg: PriorConfig) -> Path:
         raise ConfigError(f"{source} is not a vaegan training checkpoint")
     out = prior_dir(source)
     path = out / "diffusion.pt"
-    trained_at = existing_prior_step(path, source, saved["step"], cfg.resume)
+    existing = existing_prior(path, source, saved["step"], cfg.resume)
     overrides = {"device": cfg.device, "resume": "no", "limit_train": cfg.limit_train}
     if cfg.data_dir:
         overrides["data_dir"] = cfg.data_dir
@@ -190,8 +190,8 @@ def train_prior(cfg: PriorConfig) -> Path:
     logger = prior_logger(cfg, out, source)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     logger.info(data.summary)
-    if trained_at is not None and not cfg.resume:
-        logger.info(f"training a new prior: the one here was trained on step {trained_at} of the model, "
+    if existing is not None and not cfg.resume:
+        logger.info(f"training a new prior: the one here was trained on step {existing['vae_step']} of the model, "
                     f"which is now at step {saved['step']}")
     start = time.perf_counter()
     with autocast(device, amp):
@@ -208,8 +208,8 @@ def train_prior(cfg: PriorConfig) -> Path:
     if eval_samples:  # the model's other priors, scored once on the same images: what --prior auto compares
         score = SampleScore(judged, vae_cfg.dataset, data.train, "val" if judged is data.val else "test")
         mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
-        for suffix, other in [("", None)] + ([("_gmm", mixture)] if mixture is not None else []):
-            others.update(score(decoded_samples(vae, other, eval_samples, cfg.seed + 2, cfg.sampling_steps), suffix))
+        for name, other in [("gaussian", None)] + ([("gmm", mixture)] if mixture is not None else []):
+            others.update(score(decoded_samples(vae, other, eval_samples, cfg.seed + 2, cfg.sampling_steps), name))
         logger.info(f"each epoch: domain FD and class entropy of {eval_samples} samples against the "
                     f"{len(judged)} {score.split} images; the model's other priors: "
                     + ", ".join(f"{k} {v:.2f}" for k, v in others.items() if "domain_fd" in k))
@@ -221,12 +221,11 @@ def train_prior(cfg: PriorConfig) -> Path:
     schedule = noise_schedule()
     epoch = step = 0
     if cfg.resume:
-        state = load_checkpoint(path)
-        denoiser.load_state_dict(state["denoiser"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        epoch, step = state["epoch"], state["step"]
-        set_rng_state(state["rng"][0], device)
+        denoiser.load_state_dict(existing["denoiser"])
+        ema.load_state_dict(existing["ema"])
+        optimizer.load_state_dict(existing["optimizer"])
+        epoch, step = existing["epoch"], existing["step"]
+        set_rng_state(existing["rng"][0], device)
         logger.truncate_after(epoch, step)
         logger.info(f"resumed from {path} at epoch {epoch}")
     frame_seed = cfg.seed + 1  # the same noise every epoch: the GIF shows the prior learning
@@ -254,10 +253,8 @@ def train_prior(cfg: PriorConfig) -> Path:
         if score is not None:
             metrics.update(others)
             metrics.update(score(decoded_samples(vae, prior, eval_samples, cfg.seed + 2, cfg.sampling_steps),
-                                 "_diffusion"))
-            prior.sample_fd = {name: metrics[f"{score.split}/domain_fd_samples{suffix}"]
-                               for name, suffix in (("diffusion", "_diffusion"), ("gmm", "_gmm"), ("gaussian", ""))
-                               if f"{score.split}/domain_fd_samples{suffix}" in metrics}
+                                 "diffusion"))
+            prior.sample_fd = {name: metrics[score.fd_key(name)] for name in SUFFIXES if score.fd_key(name) in metrics}
         if cfg.visuals:
             _samples_frame(vae, prior, frames_dir, epoch, frame_seed, cfg.sampling_steps)
         logger.log_epoch(metrics, step)
@@ -269,6 +266,9 @@ def train_prior(cfg: PriorConfig) -> Path:
     return path
 
 
+SUFFIXES = {"gaussian": "", "gmm": "_gmm", "diffusion": "_diffusion"}  # as eval.py names each prior's metrics
+
+
 class SampleScore:
     """Domain FD and class entropy of decoded samples against a labelled split, keyed as eval.py keys them."""
 
@@ -278,13 +278,16 @@ class SampleScore:
         self.classifier, self.split = domain_classifier(train, dataset), split
         self.real, _ = features_and_logits(self.classifier, real.in_order(500))
 
-    def __call__(self, images, suffix: str) -> dict[str, float]:
-        """suffix: "_diffusion", "_gmm" or "" (N(0, I)), as eval.py names the priors."""
+    def fd_key(self, prior: str) -> str:
+        return f"{self.split}/domain_fd_samples{SUFFIXES[prior]}"
+
+    def __call__(self, images, prior: str) -> dict[str, float]:
+        """The metrics of `prior`'s samples (gaussian, gmm or diffusion)."""
         from .fidelity import class_entropy, features_and_logits, frechet_distance
 
         features, logits = features_and_logits(self.classifier, images)
-        return {f"{self.split}/domain_fd_samples{suffix}": frechet_distance(self.real, features),
-                f"{self.split}/sample_class_entropy{suffix}": class_entropy(logits)}
+        return {self.fd_key(prior): frechet_distance(self.real, features),
+                f"{self.split}/sample_class_entropy{SUFFIXES[prior]}": class_entropy(logits)}
 
 
 def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500):
@@ -301,14 +304,9 @@ def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int =
 
 def _samples_frame(vae, prior, frames_dir: Path, epoch: int, seed: int, steps: int) -> None:
     """This epoch's decodes of 40 draws from the same noise, added to samples_evolution.gif."""
-    import torch
-
     from .visuals.draw import image_grid, read_png, with_caption, write_gif, write_png
 
-    device = next(vae.parameters()).device
-    with torch.no_grad():
-        z = prior.sample(40, torch.Generator().manual_seed(seed), steps=steps).to(device)
-        images = vae.decode_images(z).float().cpu()
+    images = decoded_samples(vae, prior, 40, seed, steps)
     frames_dir.mkdir(parents=True, exist_ok=True)
     write_png(frames_dir / f"samples_{epoch:04d}.png",
               with_caption(image_grid(images, nrow=10), f"diffusion prior samples · epoch {epoch}"))
