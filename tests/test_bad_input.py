@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY, call, make_idx_folder, write_idx
+from tests.conftest import ROOT, TINY, call, make_idx_folder, write_idx
 from vaegan.cli import train_main
 from vaegan.data import DataError, load_split
 from vaegan.evaluate import main as eval_main
@@ -53,8 +53,8 @@ def truncated(f):
 
 
 def wrong_size(f):
-    write_idx(f / "train-images-idx3-ubyte", np.zeros((64, 32, 32)))
-    write_idx(f / "t10k-images-idx3-ubyte", np.zeros((32, 32, 32)))
+    write_idx(f / "train-images-idx3-ubyte", np.zeros((64, 20, 20)))
+    write_idx(f / "t10k-images-idx3-ubyte", np.zeros((32, 20, 20)))
 
 
 def label_count(f):
@@ -82,6 +82,9 @@ CASES = {
     "unknown dataset": (["--dataset", "imagenet"], "invalid choice"),
     "unknown flag": (["--latnet", "4"], "unrecognized arguments"),
     "yaml unknown key": (lambda r: ["--config", str(yaml_file(r, "u.yaml", "latnet: 4\n"))], "unknown config key"),
+    "yaml prior recipe": (lambda r: ["--config", str(ROOT / "configs" / "prior_vector.yaml")],
+                          "a configs/prior_*.yaml recipe is for vaegan-prior --config"),
+    "best metric never measured": (["--best-metric", "val/lpips"], "val/lpips is never measured"),
     "yaml wrong type": (lambda r: ["--config", str(yaml_file(r, "t.yaml", "kl_weight: heavy\n"))], "must be float"),
     "yaml not mapping": (lambda r: ["--config", str(yaml_file(r, "l.yaml", "- 1\n- 2\n"))], "must hold a mapping"),
     "yaml invalid": (lambda r: ["--config", str(yaml_file(r, "i.yaml", "a: [1,\n"))], "not valid YAML"),
@@ -90,7 +93,7 @@ CASES = {
     "data empty": (lambda r: ["--data-dir", str(r)], "lacks"),
     "idx bad magic": ("bad_magic", "bad IDX magic"),
     "idx truncated": ("truncated", "truncated or corrupt"),
-    "idx other size than the checkpoint": ("wrong_size", "image_size: 28 in checkpoint, 32 now"),
+    "idx smaller than the checkpoint's": ("wrong_size", "smaller than --image-size 28"),
     "idx label count": ("label_count", "10 labels for 64 images"),
     "idx gzip garbage": ("gzip_garbage", "not a valid gzip"),
     "checkpoint other latent": (["--latent", "8"], "latent: 4 in checkpoint, 8 now"),

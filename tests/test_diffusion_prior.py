@@ -156,7 +156,7 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
     assert vaegan.load(run, "cpu").resolve_prior("auto") == "diffusion"
 
 
-def test_unlabelled_data_trains_a_prior_without_the_sample_fd(tmp_path, capsys):
+def test_unlabelled_data_scores_samples_without_the_class_entropy(tmp_path, capsys):
     from tests.conftest import TINY
     from tests.data.test_folder import write_image
     from vaegan.cli import train_main
@@ -168,12 +168,10 @@ def test_unlabelled_data_trains_a_prior_without_the_sample_fd(tmp_path, capsys):
                        "--wandb", "disabled", *TINY]) == 0
     capsys.readouterr()
     checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
-    code, err = call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "10", *FAST], capsys)
-    assert code == 2 and "no labels" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "run" / "prior").exists()
-    assert call(["--checkpoint", checkpoint, "--epochs", "1", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "10", *FAST], capsys)[0] == 0
     record, = read_metrics(tmp_path / "run" / "prior" / "last" / "metrics.jsonl")
-    assert "prior/loss" in record and not [k for k in record if "domain_fd" in k]
+    # The FD in the rotation classifier's features; no class entropy without classes.
+    assert record["val/domain_fd_samples_diffusion"] > 0 and not [k for k in record if "entropy" in k]
 
 
 def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys):
@@ -187,3 +185,71 @@ def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys
     assert exported.diffusion.sampling_steps == original.diffusion.sampling_steps == 4
     assert exported.resolve_prior("auto") == original.resolve_prior("auto")
     assert torch.equal(exported.sample(4, "diffusion", seed=1, steps=3), original.sample(4, "diffusion", seed=1, steps=3))
+
+
+def test_resume_keeps_the_saved_settings_and_refuses_other_ones(run, tmp_path, capsys):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("epochs: 1\nwidth: 48\nsampling_steps: 3\n")
+    assert call(["--checkpoint", str(run), "--config", str(recipe), "--eval-samples", "0"], capsys)[0] == 0
+    path = run.parents[1] / "prior" / "last" / "diffusion.pt"
+    state = torch.load(path, weights_only=True)
+    state["prior"]["mean"] += 1.0  # so that a recomputed standardisation would show
+    torch.save(state, path)
+    code, err = call(["--checkpoint", str(run), "--epochs", "2", "--resume", "--lr", "0.01"], capsys)
+    assert code == 2 and "lr: 0.001 in the prior, 0.01 now" in err and len(err.strip().splitlines()) == 1
+    # Without the recipe: its width and step count are the saved ones, not the defaults.
+    assert call(["--checkpoint", str(run), "--epochs", "2", "--resume", "--eval-samples", "0"], capsys)[0] == 0
+    resumed = torch.load(path, weights_only=True)
+    assert (resumed["epoch"], resumed["prior"]["width"], resumed["prior"]["sampling_steps"]) == (2, 48, 3)
+    assert torch.equal(resumed["prior"]["mean"], state["prior"]["mean"])
+    assert yaml.safe_load((path.parent / "config.yaml").read_text())["width"] == 48
+
+
+def test_the_prior_encodes_the_models_training_images_and_scores_on_its_validation_split(tmp_path, capsys):
+    from tests.conftest import TINY, make_idx_folder
+    from vaegan.cli import train_main
+
+    data = make_idx_folder(tmp_path / "data", n_train=200)
+    base = ["--latent", "4", "--data-dir", str(data), "--epochs", "1", "--perceptual-weight", "0", "--no-visuals",
+            "--wandb", "disabled", *TINY]
+    assert train_main([*base, "--limit-train", "100", "--out", str(tmp_path / "run")]) == 0
+    checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "20", *FAST], capsys)[0] == 0
+    folder = tmp_path / "run" / "prior" / "last"
+    assert "prior: 90 latents" in (folder / "log.txt").read_text()  # 100 images less 10 held out
+    record, = read_metrics(folder / "metrics.jsonl")
+    assert "val/domain_fd_samples_diffusion" in record and not [k for k in record if k.startswith("test/")]
+    assert train_main([*base, "--val-images", "0", "--out", str(tmp_path / "noval")]) == 0
+    capsys.readouterr()
+    checkpoint = str(tmp_path / "noval" / "checkpoints" / "last.pt")
+    code, err = call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "20", *FAST], capsys)
+    assert code == 2 and "no validation split" in err and len(err.strip().splitlines()) == 1
+    assert call(["--checkpoint", checkpoint, "--epochs", "1", *FAST], capsys)[0] == 0
+    record, = read_metrics(tmp_path / "noval" / "prior" / "last" / "metrics.jsonl")
+    assert not [k for k in record if "domain_fd" in k]
+
+
+class _TimestepRecorder(_ExactNoisePredictor):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x, t):
+        self.seen.append(int(t))
+        return super().forward(x, t)
+
+
+def test_ddim_samples_with_the_spacing_the_prior_keeps():
+    denoiser = _TimestepRecorder()
+    prior = DiffusionPrior(denoiser, torch.zeros(1, 2), torch.ones(1, 2), (2,), width=0, vae_step=0)
+    prior.sample(4, steps=25)  # the default, "leading": measured closer to the data than "trailing"
+    assert denoiser.seen[:2] == [960, 920] and len(denoiser.seen) == 25
+    denoiser.seen.clear()
+    prior.timestep_spacing = "trailing"
+    prior.sample(4, steps=25)
+    assert denoiser.seen[0] == 999 and len(denoiser.seen) == 25
+    kept = DiffusionPrior.from_state_dict({**prior.state_dict(), "latent_dims": [2], "width": 8,
+                                           "denoiser": build_denoiser((2,), 8).state_dict()})
+    assert kept.timestep_spacing == "trailing"
+    legacy = {k: v for k, v in kept.state_dict().items() if k != "timestep_spacing"}
+    assert DiffusionPrior.from_state_dict(legacy).timestep_spacing == "leading"

@@ -30,7 +30,7 @@ def test_domain_classifier_reaches_the_stated_accuracy_and_is_cached(tmp_path, m
     _, logits = features_and_logits(classifier, test.images)
     accuracy = (logits.argmax(1) == test.labels).float().mean().item()
     assert accuracy >= STATED_ACCURACY, accuracy
-    (cached,) = tmp_path.glob("classifier-fashion-mnist-*.pt")
+    (cached,) = tmp_path.glob("classifier-v2-fashion-mnist-*.pt")
 
     def no_training(*args, **kwargs):
         raise AssertionError("retrained although the cache holds this classifier")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, TINY, make_idx_folder
-from vaegan.cli import parse_train_args
+from vaegan.cli import parse_train_args, train_main
 from vaegan.config import ConfigError, TrainingError
 from vaegan.logger import read_metrics
 from vaegan.signals import Interrupted
@@ -313,3 +313,55 @@ def test_a_checkpoint_from_before_the_validation_split_reads_as_todays_keys_with
     values = saved_config(old)
     assert (values["test_fraction"], values["best_metric"], values["val_images"]) == (0.25, "val/ssim", 0)
     assert "val_fraction" not in values
+
+
+def test_resume_auto_after_a_crash_before_the_first_checkpoint_starts_cleanly(idx_dir, tmp_path):
+    import json
+
+    from vaegan.trainer import train
+
+    out = tmp_path / "run"
+    argv = [a for a in args_for(idx_dir, out, 1, "--resume", "auto") if a != "--no-visuals"]
+    frames = out / "assets" / "latent_4" / "frames"  # what a run killed in its first epoch leaves
+    frames.mkdir(parents=True)
+    (frames / "run.json").write_text(json.dumps({"run_id": "deadbeef0000", "run_dir": str(out)}))
+    (frames / "samples_0001.png").write_bytes(b"a frame of the dead run")
+    train(parse_train_args(argv)[0])
+    assert json.loads((frames / "run.json").read_text())["run_id"] != "deadbeef0000"
+    assert (frames / "samples_0001.png").read_bytes()[:4] == b"\x89PNG"  # this run's frame, not the dead one's
+    other = [a if a != str(out) else str(tmp_path / "other") for a in argv] + ["--assets-dir", str(out / "assets")]
+    with pytest.raises(ConfigError, match="holds the GIF frames of another run"):  # a live run's stay refused
+        train(parse_train_args(other)[0])
+
+
+def test_resume_reads_the_image_spec_from_the_checkpoint(tmp_path):
+    from tests.data.test_folder import write_image
+
+    for i in range(40):
+        write_image(tmp_path / "photos" / str(i % 2) / f"{i}.png", (40, 40), "RGB", seed=i)
+    source = ["--dataset", "folder", "--data-dir", str(tmp_path / "photos"), "--workers", "0"]
+    fit(*args_for(None, tmp_path / "run", 1, *source, "--image-size", "16", "--image-channels", "1"))
+    assert train_main(args_for(None, tmp_path / "run", 2, *source, "--resume")) == 0  # neither repeated
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert (state["epoch"], state["config"]["image_size"], state["config"]["image_channels"]) == (2, 16, 1)
+
+
+def test_changed_epochs_under_a_cosine_schedule_are_said_on_resume(idx_dir, tmp_path):
+    fit(*args_for(idx_dir, tmp_path / "run", 1, "--lr-schedule", "cosine"))
+    assert train_main(args_for(idx_dir, tmp_path / "run", 2, "--resume")) == 0
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "--epochs 2 (the run started with 1) reshapes the cosine schedule" in log
+
+
+def test_a_resumed_run_without_a_validation_split_says_best_pt_is_not_updated(idx_dir, tmp_path):
+    fit(*args_for(idx_dir, tmp_path / "run", 1, "--val-images", "0"))
+    assert train_main(args_for(idx_dir, tmp_path / "run", 2, "--resume")) == 0
+    assert "best.pt is not written or updated" in (tmp_path / "run" / "log.txt").read_text()
+    assert not (tmp_path / "run" / "checkpoints" / "best.pt").exists()
+
+
+def test_a_folder_given_as_a_checkpoint_is_one_line(tmp_path):
+    from vaegan.checkpoint import load_checkpoint
+
+    with pytest.raises(ConfigError, match="is a folder: this program needs a training checkpoint"):
+        load_checkpoint(tmp_path)

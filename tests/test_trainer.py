@@ -181,7 +181,7 @@ def test_a_long_run_says_so_early_with_the_quick_command(idx_dir, tmp_path, monk
                                *TINY[:-6], "--batch-size", "1"])
     Trainer(cfg).fit()
     log = (tmp_path / "run" / "log.txt").read_text()
-    assert "the steps left take about" in log and "--limit-train 8000 --epochs 2" in log
+    assert "the steps left take about" in log and f"--limit-train 64 --epochs 3 --out {tmp_path / 'run'}-quick" in log
     assert log.count("NOTE:") == 1
 
 

@@ -14,14 +14,16 @@ from .config import FIELDS, RESUME_MAY_CHANGE, Config, ConfigError, build_config
 FROM_DATA = ("image_channels", "image_size", "channels")  # None in a request: filled in from the data
 # What checkpoints written before a key existed were trained with (every run was 1x28x28 then).
 LEGACY = {"disc_arch": "wide", "ema_decay": 0.0, "image_channels": 1, "image_size": 28, "swd_weight": 0.0,
-          "disc_feature_weight": 0.0, "gan_samples": False, "val_images": 0}
+          "disc_feature_weight": 0.0, "gan_samples": False, "val_images": 0, "best_metric": "val/mse"}
 RENAMED = {"val_fraction": "test_fraction"}  # old key -> its name now
 
 
 def saved_config(values: dict) -> dict:
     """A checkpoint's config as today's keys: LEGACY for keys it predates, renamed keys under their
-    names now, a best.pt metric picked on test/ (before the validation split) as its val/ one."""
+    names now, a best.pt metric picked on test/ (before the validation split) as its val/ one, the
+    split seed as the seed that chose its held-out images."""
     values = {RENAMED.get(k, k): v for k, v in {**LEGACY, **values}.items()}
+    values.setdefault("split_seed", values.get("seed", 0))  # held-out images were chosen with --seed then
     if str(values.get("best_metric", "")).startswith("test/"):
         values["best_metric"] = "val/" + values["best_metric"].split("/", 1)[1]
     return {k: v for k, v in values.items() if k in FIELDS}
@@ -43,6 +45,9 @@ def save_checkpoint(state: dict, path: Path) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder: this program needs a training checkpoint (RUN/checkpoints/last.pt "
+                          f"or best.pt); an exported folder is read by vaegan-sample and vaegan.load")
     if not path.is_file():
         raise ConfigError(f"no checkpoint at {path}")
     try:  # weights_only: opening a checkpoint never runs code from it
@@ -86,10 +91,9 @@ def resumed_config(saved: dict, requested: Config, given: Optional[Iterable[str]
         raise ConfigError(f"--resume continues {path} with the settings it was trained with; these differ "
                           f"({'; '.join(diffs)}): drop them, or pass --out DIR to start a new run")
     anew = {k: asked[k] for k in RESUME_MAY_CHANGE if given is None or k in given or k not in saved}
-    # The image spec is read off the data again (unless set), so data of another shape is refused by
-    # check_compatible rather than silently resized to the checkpoint's.
-    from_data = {k: asked[k] for k in ("image_channels", "image_size")}
-    return build_config({**saved, **anew, **from_data, "out": asked["out"], "resume": asked["resume"]})
+    # The image spec is the checkpoint's (the data is fitted to it, as when the run started), unless set.
+    spec = {k: asked[k] if asked[k] is not None else saved.get(k) for k in ("image_channels", "image_size")}
+    return build_config({**saved, **anew, **spec, "out": asked["out"], "resume": asked["resume"]})
 
 
 def load_weights(module: torch.nn.Module, state: dict, path: Path, what: str = "model") -> None:

@@ -54,11 +54,14 @@ class Config:
     image_channels: Optional[int] = opt(None, "1 (grayscale) or 3 (RGB); default: 1 when every image is "
                                               "grayscale, else 3", choices=(1, 3))
     test_fraction: float = opt(0.1, "a folder without a test/ split: hold out this fraction of its images "
-                                    "(chosen with --seed) as the test split", minimum=0, exclusive=True)
+                                    "(chosen with --split-seed) as the test split", minimum=0, exclusive=True)
     val_images: int = opt(1000, "hold out this many training images (at most a tenth of them; chosen with "
-                                "--seed, never trained on) as the validation split: its val/ metrics each "
-                                "epoch choose best.pt, so the test split is never used to pick a model; "
+                                "--split-seed, never trained on) as the validation split: its val/ metrics "
+                                "each epoch choose best.pt, so the test split is never used to pick a model; "
                                 "0: no validation split and no best.pt", minimum=0)
+    split_seed: int = opt(0, "seed that chooses the held-out images (validation, and a folder's test split); "
+                             "apart from --seed so that runs of several seeds train and are judged on the "
+                             "same images")
     data_memory_mb: int = opt(4096, "keep the decoded images resident as uint8 when they fit in this many "
                                     "MB, else stream them from disk with a DataLoader", minimum=0)
     workers: int = opt(4, "DataLoader workers when streaming from disk (0: decode in the main process)",
@@ -144,10 +147,12 @@ class Config:
                                      minimum=1)
     eval_train_images: int = opt(1000, "evaluate each epoch on this many training images too "
                                        "(train_eval/ metrics); 0 skips it", minimum=0)
-    prior: str = opt("auto", "prior the samples (GIF, eval.py) are drawn from: gaussian = N(0, I); "
-                             "gmm = a Gaussian mixture fitted on the training posterior means after "
-                             "every epoch (vector latents; stored in the checkpoint); auto = gmm for "
-                             "vector latents, gaussian for spatial ones", choices=("auto", "gaussian", "gmm"))
+    prior: str = opt("auto", "prior this run draws its per-epoch samples from (the samples GIF, "
+                             "val/domain_fd_samples): gaussian = N(0, I); gmm = a Gaussian mixture fitted on "
+                             "the training posterior means after every epoch and stored in the checkpoint "
+                             "(vector latents); auto = gmm for vector latents, gaussian for spatial ones. "
+                             "eval.py and vaegan-sample choose among every prior the model has with their "
+                             "own --prior", choices=("auto", "gaussian", "gmm"))
     prior_components: int = opt(50, "components of the --prior gmm mixture", minimum=1)
     prior_fit_images: int = opt(10000, "fit the --prior gmm mixture on the first N training images",
                                 minimum=1)
@@ -163,8 +168,8 @@ class Config:
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])")
     resume: str = opt("no", "--resume: continue from <out>/checkpoints/last.pt with the settings it was trained "
                             "with (an error if there is none); --resume auto: continue when it exists, start "
-                            "otherwise. Only epochs, evaluation, logging, checkpoint, device and data-location "
-                            "flags may change; others that differ from the checkpoint are refused",
+                            "otherwise. Only --epochs, the Evaluation group, logging, checkpoint, device and "
+                            "data-location flags may change; others that differ from the checkpoint are refused",
                       choices=("no", "yes", "auto"))
     keep_checkpoints: int = opt(0, "also keep the last N epoch checkpoints (checkpoints/epoch-0007.pt) "
                                    "besides last.pt and best.pt (0: none)", minimum=0)
@@ -186,8 +191,12 @@ class Config:
     wandb_group: Optional[str] = opt(None, "W&B group (a --latent sweep gets one automatically)")
     wandb_tags: Optional[str] = opt(None, "comma-separated W&B tags")
     run_name: Optional[str] = opt(None, "W&B run name (default: the run folder's name)")
-    best_metric: str = opt("val/mse", "validation metric that picks checkpoints/best.pt (psnr and ssim: "
-                                      "higher is better, others lower)", choices=BEST_METRICS)
+    best_metric: Optional[str] = opt(None, "validation metric that picks checkpoints/best.pt (psnr and ssim: "
+                                           "higher is better, others lower; domain_fd_*: the Frechet distance in "
+                                           "the domain classifier's features, docs/metrics.md). With --use_gan "
+                                           "only epochs that trained the GAN count (default: val/domain_fd_recon "
+                                           "with --use_gan, as pixel metrics punish the sharpness the GAN buys; "
+                                           "else val/mse)", choices=BEST_METRICS)
     visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)")
 
     def __post_init__(self) -> None:
@@ -203,6 +212,8 @@ class Config:
             self.disc_feature_weight = 1.0 if measured else 0.0
         if self.gan_samples is None:
             self.gan_samples = measured and self.latent >= 16
+        if self.best_metric is None:
+            self.best_metric = "val/domain_fd_recon" if self.use_gan else "val/mse"
 
     def run_dir(self) -> Path:
         if self.out:
@@ -228,7 +239,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
 # The --help groups and docs/cli.md sections, in order; every field is in exactly one (tested).
 GROUPS: dict[str, tuple[str, ...]] = {
-    "Data": ("dataset", "data_dir", "image_size", "image_channels", "test_fraction", "val_images",
+    "Data": ("dataset", "data_dir", "image_size", "image_channels", "test_fraction", "val_images", "split_seed",
              "limit_train", "limit_test", "data_memory_mb", "workers"),
     "Model": ("arch", "latent", "latent_shape", "channels", "attn_resolutions", "num_res_blocks", "attn_heads",
               "hidden"),
@@ -252,7 +263,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 # the objective, and changing it mid-run would train something else than what the run started.
 RESUME_MAY_CHANGE = frozenset({
     "epochs", "data_dir", "data_memory_mb", "workers",
-    "eval_every", "eval_images", "eval_train_images", "eval_batch_size",
+    "eval_every", "eval_images", "eval_train_images", "eval_batch_size", "best_metric",
     "out", "resume", "keep_checkpoints", "checkpoint_every",
     "device", "compile", "max_nonfinite_steps",
     "wandb", "wandb_project", "wandb_dir", "wandb_group", "wandb_tags", "run_name", "tensorboard", "visuals",
@@ -270,7 +281,8 @@ def _base_type(name: str) -> type:
 def check_value(name: str, value: Any) -> Any:
     """Type-check and range-check one value; returns it (ints are accepted for floats)."""
     if name not in FIELDS:
-        raise ConfigError(f"unknown config key '{name}' (known: {', '.join(FIELDS)})")
+        raise ConfigError(f"unknown config key '{name}': train.py's keys are in docs/cli.md and --print-config "
+                          f"(a configs/prior_*.yaml recipe is for vaegan-prior --config)")
     meta, kind = FIELDS[name].metadata, _base_type(name)
     if name == "resume" and isinstance(value, bool):  # configs written when it was a flag
         value = "yes" if value else "no"
@@ -317,6 +329,11 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"channels must be multiples of 8 (GroupNorm groups), got {cfg.channels}")
         if cfg.channels[-1] % cfg.attn_heads:
             raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
+    if cfg.best_metric == "val/lpips" and cfg.perceptual_weight == 0:
+        raise ConfigError("--best-metric val/lpips is never measured with --perceptual-weight 0; pick another")
+    if cfg.best_metric == "val/domain_fd_samples" and cfg.latent_shape == "spatial":
+        raise ConfigError("--best-metric val/domain_fd_samples is measured for vector latents only "
+                          "(N(0, I) decodes of a spatial latent are not images); pick another")
     if cfg.dataset == "folder" and not cfg.data_dir:
         raise ConfigError("--dataset folder needs --data-dir DIR (a folder of images)")
     if cfg.test_fraction >= 1:

@@ -19,6 +19,13 @@ from torch import nn
 
 TRAIN_TIMESTEPS = 1000
 SCHEDULE = "squaredcos_cap_v2"  # the cosine schedule: less of the chain spent on near-pure noise
+# Where DDIM's few steps sit on the 1,000 training timesteps. "leading" (25 steps: t = 960, 920, ...)
+# starts short of pure noise; "trailing" starts at t = 999, where this schedule's sqrt(alpha_bar) is
+# 5e-5, so the noise predictor's error is multiplied ~1,000x into the clean-latent estimate: its
+# samples measured 4-5x farther from the data (docs/results.md#ddim-spacing). Trailing needs a
+# zero-terminal-SNR schedule with v-prediction (Lin et al. 2024), which this prior does not train.
+SPACING = "leading"
+SPACINGS = ("leading", "trailing")
 
 
 class MLPDenoiser(nn.Module):
@@ -96,10 +103,12 @@ class DiffusionPrior:
     kind = "diffusion"
 
     def __init__(self, denoiser: nn.Module, mean: torch.Tensor, std: torch.Tensor, latent_dims: tuple[int, ...],
-                 width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None, sampling_steps: int = 25):
+                 width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None, sampling_steps: int = 25,
+                 timestep_spacing: str = SPACING):
         self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
         self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
         self.sampling_steps = sampling_steps  # DDIM steps when the caller names none: its recipe's
+        self.timestep_spacing = timestep_spacing  # the spacing its sample_fd was measured with
         # Domain FD of this prior's samples and of the model's other priors', measured by vaegan-prior
         # on the same images: what `--prior auto` chooses by. Empty when the data had no labels.
         self.sample_fd = dict(sample_fd or {})
@@ -116,7 +125,7 @@ class DiffusionPrior:
         """n latents [n, *latent_dims] on the CPU, by `steps` DDIM steps (default: its own
         `sampling_steps`) from noise scaled by `temperature`."""
         device = self.mean.device
-        scheduler = DDIMScheduler.from_config(noise_schedule().config)
+        scheduler = DDIMScheduler.from_config(noise_schedule().config, timestep_spacing=self.timestep_spacing)
         scheduler.set_timesteps(steps or self.sampling_steps)
         x = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(device)
         for t in scheduler.timesteps:
@@ -131,7 +140,8 @@ class DiffusionPrior:
     def state_dict(self) -> dict:
         return {"kind": self.kind, "denoiser": self.denoiser.state_dict(), "mean": self.mean.cpu(),
                 "std": self.std.cpu(), "latent_dims": list(self.latent_dims), "width": self.width,
-                "vae_step": self.vae_step, "sample_fd": self.sample_fd, "sampling_steps": self.sampling_steps}
+                "vae_step": self.vae_step, "sample_fd": self.sample_fd, "sampling_steps": self.sampling_steps,
+                "timestep_spacing": self.timestep_spacing}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "DiffusionPrior":
@@ -139,4 +149,5 @@ class DiffusionPrior:
         denoiser = build_denoiser(dims, state["width"])
         denoiser.load_state_dict(state["denoiser"])
         return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"],
-                   state.get("sample_fd"), state.get("sampling_steps", 25))
+                   state.get("sample_fd"), state.get("sampling_steps", 25),
+                   state.get("timestep_spacing", "leading"))  # priors saved before the key: "leading"

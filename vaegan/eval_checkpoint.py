@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_
 from .config import ConfigError, build_config
 from .data import load_data
 from .device import resolve_device
-from .fidelity import domain_classifier, fidelity_metrics, inception_fid
+from .fidelity import dataset_classifier, fidelity_metrics, inception_fid
 from .metrics import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
 from .metrics import split_metrics
@@ -101,13 +100,9 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
             phase(f"{len(test)} samples of the {prior.kind if prior else 'N(0, I)'} prior")
             z = sample_latents(model, len(test), prior, torch.Generator().manual_seed(args.seed), args.sampling_steps)
             samples[suffix] = decode(model, z, args.batch_size)
-    if not args.no_fidelity and train.labels is None:
-        print("domain FD skipped: the data has no labels to train its classifier on", file=sys.stderr)
-    elif not args.no_fidelity:
-        # On the whole training split, whatever --limit-train the run used: one classifier per dataset.
-        full_train = train if cfg.limit_train is None else load_data(replace(cfg, limit_train=None)).train.to(device)
-        phase("domain classifier: loaded from the cache, or trained once on the training split")
-        classifier = domain_classifier(full_train, cfg.dataset)
+    if not args.no_fidelity:
+        phase("domain classifier: loaded from the cache, or trained once on the dataset's training split")
+        classifier = dataset_classifier(cfg, device)
         metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
     if not args.no_fid:
         fakes = {"recon": recon, **{f"samples{suffix}": images for suffix, images in samples.items()}}

@@ -49,7 +49,8 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
         state = diffusion.state_dict()
         tensors = {**{f"denoiser.{k}": v.contiguous() for k, v in state["denoiser"].items()},
                    "mean": state["mean"].contiguous(), "std": state["std"].contiguous()}
-        meta = {k: json.dumps(state[k]) for k in ("latent_dims", "width", "vae_step", "sample_fd", "sampling_steps")}
+        meta = {k: json.dumps(state[k]) for k in ("latent_dims", "width", "vae_step", "sample_fd", "sampling_steps",
+                                                     "timestep_spacing")}
         atomic_write(diffusion_path, lambda f: f.write(save(tensors, metadata=meta)))
         written.append(diffusion_path)
     elif diffusion_path.is_file():

@@ -1,26 +1,33 @@
 """Offline sample fidelity: a "domain FD" in the feature space of a small classifier that vaegan
-trains once on the dataset's train split and caches, plus that classifier's accuracy on
+trains once per dataset — on its whole training split, with a fixed seed, whatever a run's --seed,
+--limit-train or validation hold-out — and caches, plus that classifier's accuracy on
 reconstructions (does a reconstruction keep its class?).
 
 Inception FID needs ImageNet weights and is widely criticised on 28x28 digits; a classifier of
-the domain itself needs no download and sees what matters here. It needs labels: unlabelled
-data (a folder without class sub-folders) gets Inception FID only.
+the domain itself needs no download and sees what matters here. Unlabelled data (a folder without
+class sub-folders) trains it to tell which of four rotations an image was turned by: features of
+the images' structure without labels, and no class metrics.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .checkpoint import save_checkpoint
 from .data import ImageSplit
 from .config import INCEPTION_FILE
 
 CLASSIFIER_EPOCHS = 3
+CLASSIFIER_SEED = 0
+CACHE_VERSION = "v2"  # v1 classifiers were trained on a run's own seeded split: never reused
+ROTATIONS = 4  # the pretext task of unlabelled data: 0, 90, 180 or 270 degrees
 
 
 class DomainClassifier(nn.Module):
@@ -46,34 +53,58 @@ def _data_key(train: ImageSplit) -> str:
     """A digest of the pixels (resident) or the file list (streamed), the labels and the spec."""
     pixels = train.pixels.cpu().numpy().tobytes() if train.resident else "\n".join(map(str, train.pixels.paths)).encode()
     digest = hashlib.sha1(pixels)
-    digest.update(train.labels.cpu().numpy().tobytes())
+    digest.update(b"rotations" if train.labels is None else train.labels.cpu().numpy().tobytes())
     digest.update(str(train.spec).encode())
     return digest.hexdigest()[:16]
 
 
 def _new_classifier(train: ImageSplit) -> DomainClassifier:
-    return DomainClassifier(len(train.class_names), image_channels=train.spec.channels).to(train.device)
+    classes = ROTATIONS if train.labels is None else len(train.class_names)
+    return DomainClassifier(classes, image_channels=train.spec.channels).to(train.device)
+
+
+def _rotated(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image turned by a random multiple of 90 degrees, and that multiple (the target)."""
+    turns = torch.randint(ROTATIONS, (len(x),), generator=generator)
+    return torch.stack([torch.rot90(img, int(k), (-2, -1)) for img, k in zip(x, turns)]), turns.to(x.device)
 
 
 @torch.enable_grad()  # callers such as eval.py run under no_grad
-def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> DomainClassifier:
+def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS,
+                     seed: int = CLASSIFIER_SEED) -> DomainClassifier:
+    """Trained on the labels, or (unlabelled data) on which rotation each image was turned by."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = _new_classifier(train)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         order = torch.randperm(len(train), generator=generator).split(128)
-        for idx, x in zip(order, train.batches(order)):
-            loss = F.cross_entropy(model(x), train.labels[idx.to(train.labels.device)])
+        batches = tqdm(zip(order, train.batches(order)), total=len(order), leave=False, dynamic_ncols=True,
+                       desc=f"domain classifier, once per dataset: epoch {epoch + 1}/{epochs}")
+        for idx, x in batches:
+            if train.labels is None:
+                x, target = _rotated(x, generator)
+            else:
+                target = train.labels[idx.to(train.labels.device)]
+            loss = F.cross_entropy(model(x), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     return model.eval()
 
 
+def dataset_classifier(cfg, device: torch.device) -> DomainClassifier:
+    """The one classifier of a run's dataset (`cfg`: a vaegan Config), at the run's image spec.
+    Trained or loaded outside the global RNG streams, so a run draws the same numbers either way."""
+    from .data import load_whole_train
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return domain_classifier(load_whole_train(cfg).to(device), cfg.dataset)
+
+
 def domain_classifier(train: ImageSplit, dataset: str) -> DomainClassifier:
-    """The cached classifier for exactly this (labelled) training data, trained on first use."""
-    path = cache_dir() / f"classifier-{dataset}-{_data_key(train)}.pt"
+    """The cached classifier for exactly this training data, trained on first use."""
+    path = cache_dir() / f"classifier-{CACHE_VERSION}-{dataset}-{_data_key(train)}.pt"
     model = _new_classifier(train)
     if path.is_file():
         try:
@@ -116,21 +147,55 @@ def class_entropy(logits: torch.Tensor) -> float:
 
 def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torch.Tensor,
                      samples: dict[str, torch.Tensor], batch_size: int = 500) -> dict[str, float]:
-    """samples: {suffix: decoded prior draws}; suffix "" for N(0, I), "_gmm" for the mixture, ..."""
+    """samples: {suffix: decoded prior draws}; suffix "" for N(0, I), "_gmm" for the mixture, ...
+    The class metrics (accuracy, entropy) need labels; the FDs do not."""
     real_feats, real_logits = features_and_logits(classifier, test.in_order(batch_size))
     recon_feats, recon_logits = features_and_logits(classifier, recon)
-    metrics = {
-        "test/classifier_acc": (real_logits.argmax(1) == test.labels).float().mean().item(),
-        "test/recon_class_acc": (recon_logits.argmax(1) == test.labels).float().mean().item(),
-        "test/domain_fd_recon": frechet_distance(real_feats, recon_feats),
-    }
+    metrics = {"test/domain_fd_recon": frechet_distance(real_feats, recon_feats)}
+    if test.labels is not None:
+        metrics["test/classifier_acc"] = (real_logits.argmax(1) == test.labels).float().mean().item()
+        metrics["test/recon_class_acc"] = (recon_logits.argmax(1) == test.labels).float().mean().item()
     for suffix, images in samples.items():
         sample_feats, sample_logits = features_and_logits(classifier, images)
         metrics[f"test/domain_fd_samples{suffix}"] = frechet_distance(real_feats, sample_feats)
-        metrics[f"test/sample_class_entropy{suffix}"] = class_entropy(sample_logits)
+        if test.labels is not None:
+            metrics[f"test/sample_class_entropy{suffix}"] = class_entropy(sample_logits)
     return metrics
 
 
+class ValidationFidelity:
+    """The per-epoch fidelity metrics of a run: domain FD of the validation split's reconstructions and
+    (vector latents) of as many prior samples, against the validation images. `gather` joins the
+    feature rows of every DDP rank's shard (the identity in one process)."""
+
+    def __init__(self, classifier: DomainClassifier, val: ImageSplit, batch_size: int,
+                 gather: Callable[[torch.Tensor], torch.Tensor] = lambda t: t):
+        self.classifier, self.val, self.batch_size, self.gather = classifier, val, batch_size, gather
+        self.real = gather(features_and_logits(classifier, val.in_order(batch_size))[0])
+
+    def fd(self, images: Iterable[torch.Tensor]) -> float:
+        """Domain FD of this rank's share of images (batches) against the validation images."""
+        return frechet_distance(self.real, self.gather(features_and_logits(self.classifier, images)[0]))
+
+    @property
+    def measurable(self) -> bool:
+        return len(self.real) >= 2  # a covariance needs two images
+
+    @torch.no_grad()
+    def __call__(self, model, prior=None, with_samples: bool = False, seed: int = 0) -> dict[str, float]:
+        """`model`: the VAE judged (in eval mode); `prior`: what samples are drawn from (None: N(0, I))."""
+        from .prior import sample_latents
+
+        if not self.measurable:
+            return {}
+        recon = (model.decode_images(model.encode(x)[0]) for x in self.val.in_order(self.batch_size))
+        metrics = {"val/domain_fd_recon": self.fd(recon)}
+        if with_samples:
+            generator = torch.Generator().manual_seed(seed)
+            draws = (model.decode_images(sample_latents(model, len(chunk), prior, generator))
+                     for chunk in torch.arange(len(self.val)).split(self.batch_size))
+            metrics["val/domain_fd_samples"] = self.fd(draws)
+        return metrics
 
 
 def inception_fid(real: torch.Tensor, fakes: dict[str, torch.Tensor], weights: str | None = None,

@@ -11,7 +11,7 @@ from typing import Protocol
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write
-from .tracked import METRICS
+from .tracked import FIDELITY_METRICS
 
 
 class Sink(Protocol):
@@ -26,7 +26,8 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
-TRAINING_CONSOLE_KEYS = ("train/loss", "val/mse", *(f"test/{m}" for m in METRICS if m != "rec"))
+TRAINING_CONSOLE_KEYS = ("train/loss", "val/mse", *FIDELITY_METRICS,
+                         *(f"test/{m}" for m in ("mse", "psnr", "ssim", "neg_elbo", "lpips")))
 
 
 class RunLogger:

@@ -31,10 +31,9 @@ class PriorConfig:
     width: Optional[int] = None  # vector latents: 512 (MLP); spatial: 32 (U-Net base channels)
     ema_decay: float = 0.999
     sampling_steps: int = 25
-    eval_samples: Optional[int] = None  # 1000 when the data has labels (the domain classifier needs them), else 0
+    eval_samples: Optional[int] = None  # 1000 when the model has a validation split, else 0
     seed: int = 0
     device: str = "auto"
-    limit_train: Optional[int] = None
     resume: bool = False
     visuals: bool = True
     wandb: str = "disabled"
@@ -72,12 +71,15 @@ def prior_parser() -> argparse.ArgumentParser:
                    help=f"DDIM steps of the per-epoch samples, kept with the prior as the number its users draw "
                         f"with unless they name one (default: {d.sampling_steps})")
     p.add_argument("--eval-samples", type=int, metavar="N",
-                   help="each epoch, the domain FD and class entropy of N decoded samples against the validation "
-                        "images (default: 1000 when the data has labels, else off; 0: off)")
+                   help="each epoch, the domain FD (and, with labels, class entropy) of N decoded samples against "
+                        "the model's validation images (default: 1000 when the model has a validation split; "
+                        "0: off)")
     p.add_argument("--seed", type=int, default=d.seed, help=f"(default: {d.seed})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="(default: auto)")
-    p.add_argument("--limit-train", type=int, help="encode only the first N training images")
-    p.add_argument("--resume", action="store_true", help="continue RUN/prior/<name>/diffusion.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN/prior/<name>/diffusion.pt with the settings it was trained with (--epochs, "
+                        "--eval-samples, --device, --data-dir and logging may change; a training flag that differs "
+                        "is refused)")
     p.add_argument("--no-visuals", dest="visuals", action="store_false", help="skip the samples GIF")
     p.add_argument("--wandb", choices=("auto", "online", "offline", "disabled"), default=d.wandb,
                    help=f"W&B logging, as in training (default: {d.wandb})")
@@ -85,6 +87,8 @@ def prior_parser() -> argparse.ArgumentParser:
     return p
 
 
+# What shapes the prior a run trains: fixed once it started (--resume refuses a different value).
+TRAINING_KEYS = ("batch_size", "lr", "width", "ema_decay", "sampling_steps", "seed")
 RECIPE_KEYS = {"epochs": int, "batch_size": int, "lr": float, "width": int, "ema_decay": float,
                "sampling_steps": int, "eval_samples": int, "seed": int}
 
@@ -111,6 +115,24 @@ def check(cfg: PriorConfig) -> None:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
 
 
+def default_width(latent_dims: tuple[int, ...]) -> int:
+    """The denoiser width when none is given: an MLP of 512 for vector latents, a U-Net of 32 for spatial."""
+    return 512 if len(latent_dims) == 1 else 32
+
+
+def resumed_prior_config(saved: dict, requested: PriorConfig, given: frozenset, latent_dims: tuple) -> PriorConfig:
+    """The config a resumed prior trains with: the saved training settings; a given one that differs
+    is refused with both values named. Everything else (epochs, evaluation, logging) is the request's."""
+    saved = {**saved, "width": saved.get("width") or default_width(latent_dims)}
+    asked = {**requested.to_dict(), "width": requested.width or default_width(latent_dims)}
+    diffs = [f"{k}: {saved[k]!r} in the prior, {asked[k]!r} now" for k in TRAINING_KEYS
+             if k in given and k in saved and saved[k] != asked[k]]
+    if diffs:
+        raise ConfigError(f"--resume continues the prior with the settings it was trained with; these differ "
+                          f"({'; '.join(diffs)}): drop them, or run without --resume to train a new prior")
+    return dataclasses.replace(requested, **{k: saved[k] for k in TRAINING_KEYS if k in saved})
+
+
 def existing_prior(path: Path, source: Path, step: int, resume: bool) -> Optional[dict]:
     """The prior run already at `path` (None: none), after the rules: --resume needs one trained on this
     step of the model; without --resume one of this step is refused and one of another step replaced."""
@@ -134,8 +156,7 @@ def prior_logger(cfg: PriorConfig, out: Path, source: Path):
     from .logger import RunLogger
     from .wandb_sink import WandbSink
 
-    logger = RunLogger(out, console_keys=("prior/loss", "val/domain_fd_samples_diffusion",
-                                          "test/domain_fd_samples_diffusion", "time/epoch_s"))
+    logger = RunLogger(out, console_keys=("prior/loss", "val/domain_fd_samples_diffusion", "time/epoch_s"))
     if cfg.tensorboard:
         from .tensorboard_sink import TensorBoardSink
 
@@ -145,8 +166,9 @@ def prior_logger(cfg: PriorConfig, out: Path, source: Path):
     return logger
 
 
-def train_prior(cfg: PriorConfig) -> Path:
-    """Train (or continue) the prior; returns the path of diffusion.pt."""
+def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
+    """Train (or continue) the prior; returns the path of diffusion.pt. `given`: the settings the user
+    set (flags or recipe), which --resume compares with the saved ones."""
     import torch
     from tqdm.auto import tqdm
 
@@ -167,21 +189,20 @@ def train_prior(cfg: PriorConfig) -> Path:
     out = prior_dir(source)
     path = out / "diffusion.pt"
     existing = existing_prior(path, source, saved["step"], cfg.resume)
-    overrides = {"device": cfg.device, "resume": "no", "limit_train": cfg.limit_train}
-    if cfg.data_dir:
-        overrides["data_dir"] = cfg.data_dir
+    # The model's own training images (its --limit-train, its validation hold-out) and nothing else.
+    overrides = {"device": cfg.device, "resume": "no", **({"data_dir": cfg.data_dir} if cfg.data_dir else {})}
     vae_cfg = build_config({**saved_config(saved["config"]), **overrides})
     data = load_data(vae_cfg)  # bad or missing data stops here, before anything is written
-    judged = data.val if data.val is not None else data.test
-    if cfg.eval_samples and judged.labels is None:
-        raise ConfigError("--eval-samples: the data has no labels, which the domain classifier behind the sample FD "
-                          "needs; pass --eval-samples 0")
-    eval_samples = (1000 if judged.labels is not None else 0) if cfg.eval_samples is None else cfg.eval_samples
     device = resolve_device(cfg.device)
     amp = resolve_precision(vae_cfg.precision, device)
     vae = build_model(vae_cfg).to(device)
     load_weights(vae, inference_weights(saved), source)
     vae.eval()
+    dims = tuple(vae.latent_dims)
+    if cfg.resume:
+        cfg = resumed_prior_config(existing["config"], cfg, given, dims)
+    cfg = dataclasses.replace(cfg, width=cfg.width or default_width(dims))
+    eval_samples = samples_to_score(cfg, data.val)
 
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:  # a prior of an older state of the model, or a run that crashed before its first checkpoint
@@ -197,21 +218,22 @@ def train_prior(cfg: PriorConfig) -> Path:
     with autocast(device, amp):
         latents = posterior_means(vae, tqdm(data.train.to(device).in_order(500), desc="encoding",
                                             total=-(-len(data.train) // 500), leave=False))
-    mean, std = standardiser(latents)
+    # A resumed prior keeps the standardisation it was trained under.
+    mean, std = ((existing["prior"]["mean"].to(device), existing["prior"]["std"].to(device)) if cfg.resume
+                 else standardiser(latents))
     x0 = ((latents - mean) / std).float()
-    dims = tuple(latents.shape[1:])
-    width = cfg.width or (512 if len(dims) == 1 else 32)
+    width = cfg.width
     logger.info(f"prior: {len(x0)} latents of shape {dims} encoded in {time.perf_counter() - start:.0f} s; "
                 f"diffusion denoiser width {width}, DDPM training, DDIM sampling")
 
     score, others = None, {}
     if eval_samples:  # the model's other priors, scored once on the same images: what --prior auto compares
-        score = SampleScore(judged, vae_cfg.dataset, data.train, "val" if judged is data.val else "test")
+        score = SampleScore(data.val, vae_cfg, device)
         mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
         for name, other in [("gaussian", None)] + ([("gmm", mixture)] if mixture is not None else []):
             others.update(score(decoded_samples(vae, other, eval_samples, cfg.seed + 2, cfg.sampling_steps), name))
-        logger.info(f"each epoch: domain FD and class entropy of {eval_samples} samples against the "
-                    f"{len(judged)} {score.split} images; the model's other priors: "
+        logger.info(f"each epoch: domain FD of {eval_samples} samples against the model's {len(data.val)} "
+                    f"validation images; the model's other priors: "
                     + ", ".join(f"{k} {v:.2f}" for k, v in others.items() if "domain_fd" in k))
 
     torch.manual_seed(cfg.seed)
@@ -270,24 +292,39 @@ SUFFIXES = {"gaussian": "", "gmm": "_gmm", "diffusion": "_diffusion"}  # as eval
 
 
 class SampleScore:
-    """Domain FD and class entropy of decoded samples against a labelled split, keyed as eval.py keys them."""
+    """Domain FD (and, with labels, class entropy) of decoded samples against the model's validation
+    images, in its dataset's classifier's features, keyed as eval.py keys them."""
 
-    def __init__(self, real, dataset: str, train, split: str):
-        from .fidelity import domain_classifier, features_and_logits
+    def __init__(self, real, vae_cfg, device):
+        from .fidelity import dataset_classifier, features_and_logits
 
-        self.classifier, self.split = domain_classifier(train, dataset), split
-        self.real, _ = features_and_logits(self.classifier, real.in_order(500))
+        self.classifier, self.labelled = dataset_classifier(vae_cfg, device), real.labels is not None
+        self.real, _ = features_and_logits(self.classifier, real.to(device).in_order(500))
 
-    def fd_key(self, prior: str) -> str:
-        return f"{self.split}/domain_fd_samples{SUFFIXES[prior]}"
+    @staticmethod
+    def fd_key(prior: str) -> str:
+        return f"val/domain_fd_samples{SUFFIXES[prior]}"
 
     def __call__(self, images, prior: str) -> dict[str, float]:
         """The metrics of `prior`'s samples (gaussian, gmm or diffusion)."""
         from .fidelity import class_entropy, features_and_logits, frechet_distance
 
-        features, logits = features_and_logits(self.classifier, images)
-        return {self.fd_key(prior): frechet_distance(self.real, features),
-                f"{self.split}/sample_class_entropy{SUFFIXES[prior]}": class_entropy(logits)}
+        features, logits = features_and_logits(self.classifier, images.to(self.real.device))
+        metrics = {self.fd_key(prior): frechet_distance(self.real, features)}
+        if self.labelled:
+            metrics[f"val/sample_class_entropy{SUFFIXES[prior]}"] = class_entropy(logits)
+        return metrics
+
+
+def samples_to_score(cfg: PriorConfig, val) -> int:
+    """How many samples each epoch scores: --eval-samples, by default 1000 when the model has a
+    validation split; never the test split, which only reports."""
+    if val is None and cfg.eval_samples:
+        raise ConfigError("--eval-samples: the model has no validation split (it was trained with --val-images 0) "
+                          "to score samples against; pass --eval-samples 0")
+    if val is None:
+        return 0
+    return 1000 if cfg.eval_samples is None else cfg.eval_samples
 
 
 def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500):
@@ -314,15 +351,23 @@ def _samples_frame(vae, prior, frames_dir: Path, epoch: int, seed: int, steps: i
     write_gif(frames_dir.parent / "samples_evolution.gif", frames)
 
 
+def given_settings(argv: Optional[Sequence[str]]) -> frozenset:
+    """The settings the command line names (parsed again with every default suppressed)."""
+    bare = prior_parser()
+    for action in bare._actions:
+        action.default = argparse.SUPPRESS
+    return frozenset(vars(bare.parse_args(argv)))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = prior_parser()
     args = parser.parse_args(argv)
 
     def go() -> int:
-        if args.config:  # recipe values become the defaults, so flags given on the command line win
-            parser.set_defaults(**read_recipe(args.config))
+        recipe = read_recipe(args.config) if args.config else {}
+        parser.set_defaults(**recipe)  # recipe values become the defaults, so flags given on the command line win
         cfg = PriorConfig(**vars(parser.parse_args(argv)))
-        print(f"wrote {train_prior(cfg)}")
+        print(f"wrote {train_prior(cfg, given_settings(argv) | frozenset(recipe))}")
         return 0
 
     return run_cli(go)

@@ -14,9 +14,12 @@ METRICS: dict[str, tuple[bool, str]] = {
     "neg_elbo": (False, "-ELBO (nats)"),
     "lpips": (False, "LPIPS"),
     "rec": (False, "reconstruction loss"),
+    "domain_fd_recon": (False, "domain FD of reconstructions"),
+    "domain_fd_samples": (False, "domain FD of prior samples"),
 }
 TRACKED: dict[str, tuple[bool, str]] = {f"{split}/{m}": v for split in ("val", "test") for m, v in METRICS.items()}
 BEST_METRICS = tuple(f"val/{m}" for m in METRICS)  # best.pt is picked on the validation split only
+FIDELITY_METRICS = ("val/domain_fd_recon", "val/domain_fd_samples")  # in the domain classifier's features
 
 # Drawn as metric curves and compared between runs; lpips and rec are loss terms, drawn with the losses.
 CURVES = ("test/mse", "test/psnr", "test/ssim", "test/neg_elbo")

@@ -28,12 +28,13 @@ from .device import (autocast, cpu_has_fast_bf16, environment_info, memory_forma
 from .distributed import all_reduce_mean, any_rank, gather_objects, init_distributed, wrap_for_step
 from .logger import RunLogger
 from .losses import LPIPS, VAEGANLoss
-from .metrics import split_metrics
+from .fidelity import ValidationFidelity, dataset_classifier
+from .metrics import EVAL_SEED, split_metrics
 from .models import build_model, evaluating
 from .optim import make_ema, make_optimizer, make_scheduler
 from .prior import GaussianMixturePrior, posterior_means
 from .signals import GracefulStop, Interrupted
-from .tracked import improves, update_best
+from .tracked import FIDELITY_METRICS, improves
 from .wandb_sink import WandbSink
 
 LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
@@ -88,10 +89,11 @@ class Trainer:
             self.eval_data = self.test_data.subset(pick[:cfg.eval_images].sort().values)
         self.eval_data = self.eval_data.shard(rank, world)
         self.val_data = None if val is None else val.to(self.device).shard(rank, world)
+        self.fidelity = self._validation_fidelity()
         self._build_networks(perceptual)
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step = 0, 0
-        self.best: dict[str, float] = {}  # the best value so far of every tracked metric
+        self.best: dict[str, float] = {}  # the validation metrics of the epoch kept as best.pt
         self.batch_in_epoch = 0  # batches of the current epoch already trained
         self.epoch_sums: dict[str, float] = {}
         self.epoch_counts: dict[str, int] = {}
@@ -151,7 +153,8 @@ class Trainer:
         fp16 = amp == torch.float16
         self.scalers = {"g": torch.amp.GradScaler(device.type, enabled=fp16),
                         "d": torch.amp.GradScaler(device.type, enabled=fp16 and cfg.use_gan)}
-        total_steps = cfg.epochs * math.ceil(len(self.train_data) / cfg.batch_size)
+        self.steps_per_epoch = math.ceil(len(self.train_data) / cfg.batch_size)
+        total_steps = cfg.epochs * self.steps_per_epoch
         self.schedulers = [make_scheduler(opt, cfg, total_steps) for opt in (self.opt_g, self.opt_d) if opt]
         # The EMA copy is what evaluation, the GIFs, best.pt and eval.py see.
         self.ema = make_ema(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
@@ -165,6 +168,19 @@ class Trainer:
                              for name, net in self.critics.items()}
         if cfg.compile and perceptual is not None:
             perceptual.net = torch.compile(perceptual.net)
+
+    def _validation_fidelity(self) -> Optional[ValidationFidelity]:
+        """The per-epoch domain FDs on the validation split: for GAN runs, and whenever best.pt is
+        picked by one. Every rank joins its shard's features, so each computes the same FD."""
+        cfg = self.cfg
+        if self.val_data is None or not (cfg.use_gan or cfg.best_metric in FIDELITY_METRICS):
+            return None
+
+        def gather(rows: torch.Tensor) -> torch.Tensor:
+            return torch.cat([r.to(self.device) for r in gather_objects(rows.cpu())])
+
+        classifier = dataset_classifier(cfg, self.device)
+        return ValidationFidelity(classifier, self.val_data, cfg.eval_batch_size, gather)
 
     def _check_run_dir(self, cfg: Config) -> None:
         check_run_dir(self.run_dir, self.ckpt_path, cfg.resume)
@@ -207,13 +223,20 @@ class Trainer:
         if saved.get("prior") is not None:
             self.prior = GaussianMixturePrior.from_state_dict(saved["prior"])
         self.epoch, self.step = saved["epoch"], saved["step"]
-        # Checkpoints from before best_values existed kept the --best-metric's value alone.
-        self.best = saved.get("best_values") or ({} if saved["best"] is None else {self.cfg.best_metric: saved["best"]})
+        # Older checkpoints kept per-metric bests (test/ ones too) or the --best-metric's value alone.
+        self.best = {k: v for k, v in (saved.get("best_values") or {}).items() if k.startswith("val/") or k == "epoch"}
+        if saved["best"] is not None:
+            self.best[self.cfg.best_metric] = saved["best"]
         self.batch_in_epoch = saved["batch_in_epoch"]
         self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
         states = saved["rng"] if isinstance(saved["rng"], list) else [saved["rng"]]  # a dict: one process
         set_rng_state(states[self.dist.rank] if len(states) == self.dist.world else states[0], self.device)
         self.logger.truncate_after(self.epoch, self.step)
+        started_with = saved["config"].get("epochs", self.cfg.epochs)
+        if self.cfg.lr_schedule == "cosine" and started_with != self.cfg.epochs:
+            self.logger.info(f"NOTE: --epochs {self.cfg.epochs} (the run started with {started_with}) reshapes the "
+                             f"cosine schedule: from step {self.step} on the learning rate follows the cosine over "
+                             f"{self.cfg.epochs} epochs")
         where = f", batch {self.batch_in_epoch} of epoch {self.epoch + 1}" if self.batch_in_epoch else ""
         self.logger.info(f"resumed from {self.ckpt_path} at epoch {self.epoch}, step {self.step}{where}")
 
@@ -346,7 +369,7 @@ class Trainer:
 
     def _warn_if_long(self, steps_per_epoch: int) -> None:
         """Once, after the first 2 x LOG_EVERY steps this process ran: if the steps left would take
-        over 20 minutes at the measured pace, say so, with the quick command."""
+        over 20 minutes at the measured pace, say so, with a quicker command that still trains the GAN."""
         started, first_step = self._pace_start
         if self._warned or self.step - first_step < 2 * LOG_EVERY:
             return
@@ -357,8 +380,31 @@ class Trainer:
             gan = " (GAN steps, from --disc-start on, are slower)" if self.loss_fn.discriminator is not None \
                 and self.step < self.cfg.disc_start else ""
             self.logger.info(f"NOTE: at {per_step:.2f} s/step on {self.device.type}, the steps left take about "
-                             f"{left / 3600:.1f} h plus evaluation{gan}. A first look in minutes: add "
-                             f"--limit-train 8000 --epochs 2")
+                             f"{left / 3600:.1f} h plus evaluation{gan}. A first look: {self.quick_command(per_step)}")
+
+    def quick_command(self, per_step: float) -> str:
+        """A short run of the same recipe into a folder of its own: 3 epochs of at most 8,000 images,
+        the GAN (if any) from the second epoch on, and about how long its steps take."""
+        images = min(8000, len(self.train_data) + (0 if self.val_data is None else len(self.val_data)))
+        steps = math.ceil((images - min(self.cfg.val_images, images // 10)) / self.cfg.batch_size)
+        flags = f"--limit-train {images} --epochs 3"
+        if self.cfg.use_gan:
+            flags += f" --disc-start {steps}"
+        return (f"add {flags} --out {self.run_dir}-quick (about {3 * steps * per_step / 60:.0f} min of steps "
+                f"at this pace)")
+
+    def _warn_about_plan(self) -> None:
+        """Before training: what would make best.pt or the GAN silently absent from this run."""
+        total = self.cfg.epochs * self.steps_per_epoch
+        if self.cfg.use_gan and total <= self.cfg.disc_start:
+            epochs = self.cfg.disc_start // self.steps_per_epoch + 1
+            self.logger.info(f"WARNING: the GAN never trains in this run: {self.cfg.epochs} epochs are {total} steps "
+                             f"({self.steps_per_epoch} an epoch) and --disc-start is {self.cfg.disc_start}; it needs "
+                             f"--epochs {epochs} or more, or a lower --disc-start. best.pt counts only epochs that "
+                             f"trained the GAN, so it is not written")
+        if self.val_data is None:
+            self.logger.info("NOTE: no validation split (--val-images 0, or a checkpoint from before the split): "
+                             "best.pt is not written or updated; use last.pt")
 
     def _stop_requested(self, i: int) -> bool:
         if not self.dist.enabled:
@@ -371,21 +417,28 @@ class Trainer:
         self.save()
         self.logger.close()
         raise Interrupted(f"stopped by signal {signum} at epoch {self.epoch + 1}, step {self.step}; "
-                          f"saved {self.ckpt_path}. Resume with the same command plus --resume", signum)
+                          f"saved {self.ckpt_path}. Resume with the same command plus --resume auto", signum)
 
     def eval_metrics(self) -> dict[str, float]:
         bs, model, shown = self.cfg.eval_batch_size, self.eval_model, self.dist.is_main
         metrics = split_metrics(model, self.loss_fn, self.eval_data, bs, "test", self.amp_dtype, shown)
         if self.val_data is not None:
             metrics.update(split_metrics(model, self.loss_fn, self.val_data, bs, "val", self.amp_dtype, shown))
+        if self.fidelity is not None:
+            # Samples of the prior the run keeps (the mixture fitted this epoch, else N(0, I)); a
+            # spatial latent's N(0, I) decodes are not images, so only its reconstructions are judged.
+            with evaluating(model), autocast(self.device, self.amp_dtype):
+                metrics.update(self.fidelity(model, self.prior, with_samples=self.cfg.latent_shape == "vector",
+                                             seed=EVAL_SEED + self.dist.rank))
         if self.train_eval_data is not None:
             metrics.update(split_metrics(model, self.loss_fn, self.train_eval_data, bs, "train_eval",
                                          self.amp_dtype, shown))
         return metrics
 
     def fit_prior(self) -> None:
-        """--prior gmm: refit the mixture on the (EMA) model's training posterior means."""
-        if not self.cfg.uses_mixture_prior() or not self.dist.is_main:
+        """--prior gmm: refit the mixture on the (EMA) model's training posterior means. Every rank fits
+        the same one (same images, same seed): the validation samples of each rank are drawn from it."""
+        if not self.cfg.uses_mixture_prior():
             return
         with evaluating(self.eval_model), autocast(self.device, self.amp_dtype):
             mu = posterior_means(self.eval_model, self.prior_fit_data.in_order(self.cfg.eval_batch_size))
@@ -402,6 +455,7 @@ class Trainer:
                          f"{self.cfg.dataset} images, device {self.device} ({precision}), run folder {self.run_dir}")
         for callback in self.callbacks:
             callback.on_fit_start(self)
+        self._warn_about_plan()
         self._pace_start, self._warned = (time.perf_counter(), self.step), False
         with self.stop:
             while self.epoch < self.cfg.epochs:
@@ -409,11 +463,11 @@ class Trainer:
                 train_metrics = self.train_epoch()
                 self.epoch += 1
                 metrics = {"epoch": self.epoch, "step": self.step, **train_metrics}
+                self.fit_prior()  # before evaluation, which draws samples from it
                 if self.epoch % self.cfg.eval_every == 0 or self.epoch == self.cfg.epochs:
                     eval_start = time.perf_counter()
                     metrics.update(self.eval_metrics())
                     metrics["time/eval_s"] = time.perf_counter() - eval_start
-                self.fit_prior()
                 metrics["time/epoch_s"] = time.perf_counter() - start
                 self.logger.log_epoch(metrics, self.step)
                 # Frames before the checkpoint: after a crash in between, the resumed run redoes
@@ -426,11 +480,17 @@ class Trainer:
         self._finish(metrics)
         return metrics
 
+    def _trained_the_gan(self) -> bool:
+        """Whether any step so far trained the adversarial term (always True without --use_gan)."""
+        return not self.cfg.use_gan or self.step > self.cfg.disc_start
+
     def _save_epoch(self, metrics: dict) -> None:
-        name = self.cfg.best_metric  # a val/ metric: None without a validation split, so no best.pt
-        improved = improves(name, metrics.get(name), self.best.get(name))
-        self.best = update_best(self.best, metrics)
-        if improved:
+        # best.pt: among the epochs that trained the objective, the best by the validation metric
+        # (None without a validation split, so no best.pt). Pixel metrics get worse when the GAN
+        # starts, so a pre-GAN epoch would otherwise stay best for the whole run.
+        name = self.cfg.best_metric
+        if self._trained_the_gan() and improves(name, metrics.get(name), self.best.get(name)):
+            self.best = {"epoch": self.epoch, **{k: v for k, v in metrics.items() if k.startswith("val/")}}
             self.save(self.ckpt_path.with_name("best.pt"))
         self.save()
         if self.cfg.keep_checkpoints:
@@ -442,6 +502,7 @@ class Trainer:
     def _finish(self, metrics: dict) -> None:
         if not self.dist.is_main:
             return
+        # The validation values of the checkpoint kept as best.pt (its epoch included), not per-metric bests.
         self.logger.set_summary({**metrics, **{f"best/{k}": v for k, v in self.best.items()}})
         self.logger.log_checkpoints([self.ckpt_path, self.ckpt_path.with_name("best.pt")],
                                     f"model-{self.run_dir.name}")

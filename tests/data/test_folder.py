@@ -45,7 +45,8 @@ def test_nested_rgb_class_folders_become_labels_and_a_seeded_held_out_split(tmp_
     assert train.class_names == ["cat", "dog"] and set(train.labels.tolist()) | set(test.labels.tolist()) == {0, 1}
     assert train.images.shape == (15, 3, 32, 32) and train.resident and "resident as uint8" in summary
     again = load(folder, test_fraction=0.25)[1]
-    other = load(folder, test_fraction=0.25, seed=1)[1]
+    other = load(folder, test_fraction=0.25, split_seed=1)[1]
+    assert torch.equal(load(folder, test_fraction=0.25, seed=1)[1].images, test.images)  # --seed does not move it
     assert torch.equal(again.images, test.images) and not torch.equal(other.images, test.images)
 
 

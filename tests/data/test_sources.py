@@ -65,5 +65,6 @@ def test_the_validation_split_is_held_out_from_training_seeded_and_disjoint(monk
     assert "cifar10, 11 train / 1 val / 6 test images" in data.summary
     rows = lambda split: {tuple(img.flatten().tolist()) for img in split.pixels}  # noqa: E731
     assert rows(data.train) | rows(data.val) == rows(everything) and not rows(data.train) & rows(data.val)
-    again, other = (load_data(build_config({"dataset": "cifar10", "val_images": 5, "seed": s})).val for s in (0, 3))
+    again, other = (load_data(build_config({"dataset": "cifar10", "val_images": 5, "split_seed": s})).val
+                    for s in (0, 3))
     assert torch.equal(again.pixels, data.val.pixels) and not torch.equal(other.pixels, data.val.pixels)

@@ -103,7 +103,7 @@ def test_decode_images_is_the_sigmoid_of_the_logits_in_fp32():
     assert images.dtype == torch.float32 and torch.equal(images, torch.sigmoid(model.decode(z)))
 
 
-@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3), (128, 1)])
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3), (128, 1), (256, 3)])
 def test_every_model_part_follows_the_image_spec(size, channels):
     from vaegan.config import with_image_spec
     from vaegan.fidelity import DomainClassifier

@@ -7,6 +7,7 @@ resident as uint8 when they fit --data-memory-mb, else streamed from disk every 
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -18,7 +19,7 @@ from .folder import FileImages, FolderScan, check_sizes, decode_all, native_size
 from .idx import CLASS_NAMES, TORCHVISION_CLASS, download_into, load_idx_data, load_split, read_idx, resolve_data_dir
 from .split import DataError, ImageSpec, ImageSplit, fit_tensor, shuffled_batches
 
-__all__ = ["Data", "DataError", "ImageSpec", "ImageSplit", "load_data", "load_split", "read_idx", "resolve_data_dir",
+__all__ = ["Data", "DataError", "ImageSpec", "ImageSplit", "load_data", "load_whole_train", "load_split", "read_idx", "resolve_data_dir",
            "shuffled_batches", "CLASS_NAMES"]
 
 # torchvision datasets held as arrays: (class name, extra arguments, how train/test is chosen).
@@ -41,9 +42,19 @@ class Data(NamedTuple):
 
 
 def load_data(cfg: Config) -> Data:
-    train, test, spec, how = _load_files(cfg) if cfg.dataset in ("folder", "celeba") else _load_arrays(cfg)
-    train, val = hold_out_validation(train, cfg.val_images, cfg.seed)
+    train, test, spec, how = _load_train_test(cfg)
+    train, val = hold_out_validation(train, cfg.val_images, cfg.split_seed)
     return Data(train, val, test, spec, _describe(cfg, train, val, test, spec, how))
+
+
+def load_whole_train(cfg: Config) -> ImageSplit:
+    """The dataset's whole training split, before --limit-train and the validation hold-out, at the
+    run's image spec: what the domain classifier trains on, so that it is one per dataset."""
+    return _load_train_test(dataclasses.replace(cfg, limit_train=None, limit_test=1))[0]  # 1: test unused
+
+
+def _load_train_test(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
+    return _load_files(cfg) if cfg.dataset in ("folder", "celeba") else _load_arrays(cfg)
 
 
 def hold_out_validation(train: ImageSplit, n: int, seed: int) -> tuple[ImageSplit, Optional[ImageSplit]]:
@@ -148,7 +159,7 @@ def _load_files(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, str]:
             train_scan = scan(pair[0])
             scans = [train_scan, scan(pair[1], train_scan.class_names)]
         else:
-            scans = _hold_out(scan(folder), cfg.test_fraction, cfg.seed, folder)
+            scans = _hold_out(scan(folder), cfg.test_fraction, cfg.split_seed, folder)
     scans = [_limit(s, n) for s, n in zip(scans, (cfg.limit_train, cfg.limit_test))]
     channels = cfg.image_channels or (1 if all(s.grayscale for s in scans) else 3)
     all_paths = scans[0].paths + scans[1].paths

@@ -52,11 +52,19 @@ class EvolutionAssets:
     def check(self, run_id: str) -> None:
         owner = self.frames / "run.json"
         if owner.is_file():
-            other = json.loads(owner.read_text()).get("run_id")
-            if other != run_id:
+            recorded = json.loads(owner.read_text())
+            other = recorded.get("run_id")
+            if other != run_id and not self._left_by_a_dead_run(recorded):
                 raise ConfigError(f"{self.folder} holds the GIF frames of another run (id {other}); pass "
                                   f"another --assets-dir (or --out) so the runs do not mix frames")
         self.run_id = run_id
+
+    def _left_by_a_dead_run(self, recorded: dict) -> bool:
+        """Frames of a run in this very run folder that never wrote a checkpoint (it crashed in its
+        first epoch): nothing can resume them, so this run replaces them (on_fit_start clears them)."""
+        here = self.cfg.run_dir()
+        return (recorded.get("run_dir") is not None and Path(recorded["run_dir"]).resolve() == here.resolve()
+                and not (here / "checkpoints" / "last.pt").is_file())
 
     def on_fit_start(self, trainer) -> None:
         self.frames.mkdir(parents=True, exist_ok=True)
