@@ -15,8 +15,8 @@ import argparse
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from train_speed import timed  # the sibling bench script: bench/ is on sys.path when run as a script
+
 from vaegan.models.blocks import ResBlock
 
 SHAPES = ((32, 28), (64, 28), (128, 7))

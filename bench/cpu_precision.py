@@ -13,8 +13,8 @@ import statistics
 import time
 
 import torch
-
 from train_speed import hardware, rounds_and_threads  # sibling script: bench/ is on sys.path
+
 from vaegan.config import build_config, with_image_spec
 from vaegan.device import autocast
 from vaegan.models import build_model

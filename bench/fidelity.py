@@ -1,4 +1,4 @@
-"""Print issue #11's benchmark table from runs/fidelity/<row>/eval-gmm<K>.json (bench/fidelity.sh),
+"""Print the fidelity benchmark table from runs/fidelity/<row>/eval-gmm<K>.json (bench/fidelity.sh),
 and with --figure draw each row's samples from N(0, I) and from the fitted mixture.
 
     python bench/fidelity.py [--root runs/fidelity] [--components 10] [--figure assets/fidelity.png]

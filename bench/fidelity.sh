@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #11's benchmark: which change makes the VAE-GAN's samples look real? Fashion-MNIST,
+# Which change makes the VAE-GAN's samples look real? Fashion-MNIST,
 # latent 16, default width, no LPIPS (no pretrained VGG16 on this machine), the same data,
 # seed and number of optimizer steps in every row; each row changes one thing from "today".
 #
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 COMMON=(--dataset fashion-mnist --limit-train 8000 --limit-test 1000 --eval-train-images 0
         --latent 16 --use-gan --perceptual-weight 0 --epochs 6 --disc-start 126 --seed 0
         --no-visuals --wandb disabled)
-# Every setting the rows vary, at its value before issue #11 (the "today" recipe).
+# Every setting the rows vary, at its baseline value (the "today" rows).
 TODAY=(--disc-arch wide --no-gan-samples --ema-decay 0 --lr-schedule constant --warmup-steps 0
        --prior gaussian --lr 0.001 --beta1 0.9 --beta2 0.999 --kl-weight 1 --swd-weight 0 --disc-feature-weight 0)
 

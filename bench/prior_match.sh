@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #11, N(0, I) samples: does matching the codes' distribution to the prior (--mmd-weight,
+# N(0, I) samples: does matching the codes' distribution to the prior (--mmd-weight,
 # InfoVAE / WAE) make N(0, I) draws decode to garments, and what does it cost the reconstructions?
 # Fashion-MNIST, latent 16, default width and recipe (beta 0.03), no LPIPS (no pretrained VGG16
 # on this machine), seed 0; every row differs from "recipe" only in the flags listed for it.

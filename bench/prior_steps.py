@@ -3,7 +3,7 @@ entropy of N samples per step count (and temperature), next to the model's other
 (FD between the two halves of the test split), with the wall time of each draw, side by side in one run.
 
     python bench/prior_steps.py --checkpoint runs/diffusion_prior/spatial/checkpoints/best.pt --steps 10 25 50 \
-        [--temperatures 1 0.9]
+        [--temperatures 1 0.9] [--spacings leading trailing]
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import vaegan
 from vaegan.checkpoint import load_checkpoint, saved_config
 from vaegan.config import build_config
 from vaegan.data import load_data
-from vaegan.fidelity import class_entropy, domain_classifier, features_and_logits, frechet_distance
+from vaegan.diffusion_prior import SPACINGS
+from vaegan.fidelity import class_entropy, dataset_classifier, features_and_logits, frechet_distance
 
 
 def main() -> None:
@@ -26,30 +27,38 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[10, 25, 50])
     p.add_argument("--n", type=int, default=10000, help="samples per row (default: the test split's 10,000)")
     p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0, help="draws of seed s use the noise seeds s*N ... s*N+N-1 (default: 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="draws of seed s use the noise seeds s*N ... s*N+N-1 (default: 0)")
     p.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
                    help="scales of the diffusion prior's starting noise, each a row per step count (default: 1)")
+    p.add_argument("--spacings", nargs="+", choices=SPACINGS, default=None,
+                   help="DDIM timestep spacings, each a row per step count (default: the prior's own)")
     args = p.parse_args()
 
     model = vaegan.load(args.checkpoint, "cpu")
-    cfg = build_config({**saved_config(load_checkpoint(Path(args.checkpoint))["config"]), "device": "cpu", "resume": "no"})
+    saved = load_checkpoint(Path(args.checkpoint))["config"]
+    cfg = build_config({**saved_config(saved), "device": "cpu", "resume": "no"})
     data = load_data(cfg)
-    classifier = domain_classifier(data.train, cfg.dataset)
+    classifier = dataset_classifier(cfg, torch.device("cpu"))
     real, _ = features_and_logits(classifier, data.test.in_order(args.batch_size))
     half = len(real) // 2
     print(f"torch threads {torch.get_num_threads()}, {args.n} samples per row, checkpoint {args.checkpoint}")
-    print(f"{'prior':<12} {'steps':>5} {'temp':>5} {'domain FD':>10} {'entropy':>8} {'draw s':>8}")
-    print(f"{'real halves':<12} {'':>5} {frechet_distance(real[:half], real[half:]):>10.2f}")
-    rows = [(name, None, 1.0) for name in model.priors() if name != "diffusion"]
-    rows += [("diffusion", k, t) for k in args.steps for t in args.temperatures if "diffusion" in model.priors()]
-    for name, steps, temperature in rows:
+    print(f"{'prior':<12} {'steps':>5} {'temp':>5} {'spacing':>8} {'domain FD':>10} {'entropy':>8} {'draw s':>8}")
+    print(f"{'real halves':<12} {'':>5} {'':>5} {'':>8} {frechet_distance(real[:half], real[half:]):>10.2f}")
+    rows = [(name, None, 1.0, "") for name in model.priors() if name != "diffusion"]
+    if "diffusion" in model.priors():
+        spacings = args.spacings or [model.diffusion.timestep_spacing]
+        rows += [("diffusion", k, t, s) for k in args.steps for t in args.temperatures for s in spacings]
+    for name, steps, temperature, spacing in rows:
+        if spacing:
+            model.diffusion.timestep_spacing = spacing
         start = time.perf_counter()
         images = torch.cat([model.sample(len(chunk), name, temperature, seed=args.seed * args.n + int(chunk[0]),
                                          steps=steps or 25).cpu()
                             for chunk in torch.arange(args.n).split(args.batch_size)])
         seconds = time.perf_counter() - start
         feats, logits = features_and_logits(classifier, images.split(args.batch_size))
-        print(f"{name:<12} {steps or '':>5} {temperature:>5.2f} {frechet_distance(real, feats):>10.2f} "
+        print(f"{name:<12} {steps or '':>5} {temperature:>5.2f} {spacing:>8} {frechet_distance(real, feats):>10.2f} "
               f"{class_entropy(logits):>8.3f} {seconds:>8.1f}")
 
 

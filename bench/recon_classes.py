@@ -16,7 +16,7 @@ import torch
 
 import vaegan
 from vaegan.data import load_data
-from vaegan.fidelity import domain_classifier, features_and_logits
+from vaegan.fidelity import dataset_classifier, features_and_logits
 
 
 def main() -> None:
@@ -29,8 +29,8 @@ def main() -> None:
     for path in args.checkpoints:
         model = vaegan.load(path, device="cpu")
         if classifier is None:  # one dataset for every checkpoint: the first one's
-            train, _, test, _, _ = load_data(replace(model.config, limit_train=None))
-            classifier = domain_classifier(train, model.config.dataset)
+            test = load_data(replace(model.config, limit_train=None)).test
+            classifier = dataset_classifier(model.config, torch.device("cpu"))
             images, labels = test.to_resident(args.batch_size).images[:args.n], test.labels[:args.n]
             real_pred = features_and_logits(classifier, images)[1].argmax(1)
             names = test.class_names
@@ -45,7 +45,8 @@ def main() -> None:
             lost = [(int(((pred == j) & mine).sum()), names[j]) for j in range(len(names)) if j != k]
             moved = ", ".join(f"{other} {count}" for count, other in sorted(lost, reverse=True)
                               if count > 0.01 * int(mine.sum()))
-            print(f"{name:12s} {(real_pred[mine] == k).float().mean():6.3f} {(pred[mine] == k).float().mean():6.3f}  {moved}")
+            real_acc, recon_acc = (real_pred[mine] == k).float().mean(), (pred[mine] == k).float().mean()
+            print(f"{name:12s} {real_acc:6.3f} {recon_acc:6.3f}  {moved}")
 
 
 if __name__ == "__main__":

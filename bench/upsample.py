@@ -15,8 +15,8 @@ import time
 from unittest import mock
 
 import torch
-
 from train_speed import hardware, rounds_and_threads  # sibling script: bench/ is on sys.path
+
 from vaegan.config import build_config, with_image_spec
 from vaegan.device import autocast, resolve_precision
 from vaegan.models import build_model

@@ -102,3 +102,10 @@ def test_every_bench_script_is_indexed():
     index = (ROOT / "bench" / "README.md").read_text()
     scripts = [p.name for p in (ROOT / "bench").iterdir() if p.suffix in (".py", ".sh")]
     assert scripts and not [name for name in scripts if f"`{name}`" not in index]
+
+
+def test_the_code_passes_the_linter():
+    """ruff with the rules of pyproject.toml (pycodestyle, pyflakes, import order, 120 columns)."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "vaegan", "tests", "bench", "train.py", "eval.py"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]

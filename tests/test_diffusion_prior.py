@@ -143,7 +143,8 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
         model.sample(2, prior="diffusion")
     from vaegan.sample import main as sample_main
 
-    assert sample_main(["--checkpoint", str(run), "--num", "2", "--device", "cpu", "--out", str(tmp_path / "s.png")]) == 0
+    assert sample_main(["--checkpoint", str(run), "--num", "2", "--device", "cpu",
+                        "--out", str(tmp_path / "s.png")]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "left out" in line]
     assert len(warned) == 1 and warned[0].startswith("warning: ") and (tmp_path / "s.png").is_file()
     code, err = call(["--checkpoint", str(run), "--epochs", "1", "--resume", *UNSCORED], capsys)
@@ -184,7 +185,8 @@ def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys
     assert exported.diffusion.sample_fd == original.diffusion.sample_fd and "gmm" in exported.diffusion.sample_fd
     assert exported.diffusion.sampling_steps == original.diffusion.sampling_steps == 4
     assert exported.resolve_prior("auto") == original.resolve_prior("auto")
-    assert torch.equal(exported.sample(4, "diffusion", seed=1, steps=3), original.sample(4, "diffusion", seed=1, steps=3))
+    draws = [m.sample(4, "diffusion", seed=1, steps=3) for m in (exported, original)]
+    assert torch.equal(*draws)
 
 
 def test_resume_keeps_the_saved_settings_and_refuses_other_ones(run, tmp_path, capsys):

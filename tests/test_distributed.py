@@ -28,7 +28,8 @@ def free_port() -> int:
 
 def args(data, out, *extra):
     # fp32: bf16 rounding depends on how a batch is split, which would hide what DDP gets wrong
-    return ["--latent", "4", "--use_gan", "--perceptual-weight", "0", "--no-visuals", "--epochs", "2", "--precision", "fp32",
+    return ["--latent", "4", "--use_gan", "--perceptual-weight", "0", "--no-visuals", "--epochs", "2",
+            "--precision", "fp32",
             "--data-dir", str(data), "--out", str(out), "--eval-train-images", "0", "--wandb", "disabled",
             *TINY, *extra]
 
@@ -39,7 +40,8 @@ def first_step_grads(trainer):
     x = trainer.train_data.get(trainer._share(batch))
     assert trainer.train_step(x, len(batch)) is not None
     return {**{f"g.{k}": p.grad.clone() for k, p in trainer.model.named_parameters()},
-            **{f"{name}.{k}": p.grad.clone() for name, net in trainer.critics.items() for k, p in net.named_parameters()}}
+            **{f"{name}.{k}": p.grad.clone()
+               for name, net in trainer.critics.items() for k, p in net.named_parameters()}}
 
 
 def _worker(rank, world, port, argv, result_dir):
@@ -139,7 +141,8 @@ def _resume_worker(rank, world, port, argv, result_dir):
     Trainer._save_epoch = draw_more_on_rank_one
     out = argv[argv.index("--out") + 1]
     ends = {}
-    for name, runs in (("straight", [["--epochs", "2"]]), ("resumed", [["--epochs", "1"], ["--epochs", "2", "--resume"]])):
+    plans = (("straight", [["--epochs", "2"]]), ("resumed", [["--epochs", "1"], ["--epochs", "2", "--resume"]]))
+    for name, runs in plans:
         for extra in runs:
             (cfg,) = parse_train_args(argv[:argv.index("--out")] + ["--out", f"{out}-{name}", *extra])
             Trainer(cfg).fit()
@@ -151,7 +154,7 @@ def _resume_worker(rank, world, port, argv, result_dir):
 
 @pytest.mark.slow
 def test_each_rank_resumes_its_own_rng_streams(idx_dir, tmp_path):
-    """Issue 34, item 4: a resumed rank continues its own RNG streams, not rank 0's."""
+    """A resumed rank continues its own RNG streams, not rank 0's."""
     argv = [a for a in args(idx_dir, tmp_path / "ddp") if a not in ("--epochs", "2")]
     mp.spawn(_resume_worker, args=(2, free_port(), argv, str(tmp_path)), nprocs=2)
     for rank in (0, 1):

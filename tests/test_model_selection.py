@@ -133,3 +133,19 @@ def test_unlabelled_images_get_a_domain_fd_from_a_rotation_classifier(tmp_path):
     assert score.fd([images]) < 1e-6 < score.fd([blurred])
     feats, _ = features_and_logits(classifier, images)
     assert feats.shape == (len(images), 128)
+
+
+def test_eval_reports_the_fds_of_unlabelled_images_without_class_metrics(tmp_path):
+    from tests.data.test_folder import write_image
+    from vaegan.evaluate import main as eval_main
+
+    for i in range(40):
+        write_image(tmp_path / "photos" / f"{i}.png", (28, 28), "L", seed=i)
+    assert train_main(["--dataset", "folder", "--data-dir", str(tmp_path / "photos"), "--workers", "0",
+                       "--out", str(tmp_path / "run"), "--latent", "4", "--epochs", "1", "--perceptual-weight", "0",
+                       "--no-visuals", "--wandb", "disabled", *TINY]) == 0
+    assert eval_main(["--checkpoint", str(tmp_path / "run" / "checkpoints" / "last.pt"), "--iw-samples", "0",
+                      "--no-fid", "--device", "cpu", "--json", str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["test/domain_fd_recon"] > 0 and metrics["test/domain_fd_samples_gmm"] > 0
+    assert not [k for k in metrics if "class" in k]

@@ -116,7 +116,8 @@ def test_eval_defaults_on_a_cpu_skip_the_expensive_parts_and_help_is_fast(tiny_r
     from tests.conftest import ROOT
     from vaegan.evaluate import main as eval_main
 
-    probe = "import sys, runpy; sys.argv = ['eval.py', '--help']\ntry:\n    runpy.run_path('eval.py', run_name='__main__')\n" \
+    probe = "import sys, runpy; sys.argv = ['eval.py', '--help']\n" \
+            "try:\n    runpy.run_path('eval.py', run_name='__main__')\n" \
             "except SystemExit:\n    pass\nprint('TORCH' if 'torch' in sys.modules else 'LIGHT')"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip().endswith("LIGHT")  # --help imports no torch (4.7 s before, 0.14 s now)

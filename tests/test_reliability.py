@@ -12,8 +12,8 @@ from tests.conftest import ROOT, TINY, make_idx_folder
 from vaegan.cli import parse_train_args, train_main
 from vaegan.config import ConfigError, TrainingError
 from vaegan.logger import read_metrics
-from vaegan.signals import Interrupted
 from vaegan.losses import VAEGANLoss
+from vaegan.signals import Interrupted
 from vaegan.trainer import Trainer
 
 
@@ -274,7 +274,7 @@ def test_a_streamed_image_folder_resumes_bitwise_like_resident_data(tmp_path):
 
 
 def test_resume_trains_the_objective_the_run_started_with(idx_dir, tmp_path, capsys):
-    """Issue 34, item 1: resuming without the run's loss flags must not swap in today's defaults."""
+    """Resuming without the run's loss flags must not swap in today's defaults."""
     from vaegan.cli import train_main
 
     out = tmp_path / "run"

@@ -14,8 +14,8 @@ def run(argv, capsys):
 
 def test_prior_samples_grid_and_npy_match_the_api(tiny_run, tmp_path, capsys):
     png, npy = tmp_path / "s.png", tmp_path / "s.npy"
-    code, err = run(["--checkpoint", str(tiny_run), "--num", "6", "--seed", "4", "--temperature", "0.7", "--out", str(png),
-                     "--npy", str(npy)], capsys)
+    code, err = run(["--checkpoint", str(tiny_run), "--num", "6", "--seed", "4", "--temperature", "0.7",
+                     "--out", str(png), "--npy", str(npy)], capsys)
     assert code == 0, err
     expected = vaegan.load(tiny_run, "cpu").sample(6, "auto", 0.7, seed=4)
     images = np.load(npy)
@@ -33,8 +33,8 @@ def test_reconstruct_a_folder_of_images_of_another_size_and_mode(tiny_run, tmp_p
     Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / "a.png")
     Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(folder / "b.jpg")
     npy = tmp_path / "r.npy"
-    code, err = run(["--checkpoint", str(tiny_run), "--reconstruct", str(tmp_path / "mine"), "--out", str(tmp_path / "r.png"),
-                     "--npy", str(npy)], capsys)
+    code, err = run(["--checkpoint", str(tiny_run), "--reconstruct", str(tmp_path / "mine"),
+                     "--out", str(tmp_path / "r.png"), "--npy", str(npy)], capsys)
     assert code == 0, err
     images = np.load(npy)
     assert images.shape == (4, 1, 28, 28)  # two originals, then their reconstructions
@@ -47,11 +47,11 @@ def test_interpolate_and_traverse_shapes(tiny_run, tmp_path, capsys):
     Image.new("L", (28, 28), 0).save(a)
     Image.new("L", (28, 28), 255).save(b)
     npy = tmp_path / "i.npy"
-    assert run(["--checkpoint", str(tiny_run), "--interpolate", str(a), str(b), "--steps", "7", "--out", str(tmp_path / "i.png"),
-                "--npy", str(npy)], capsys)[0] == 0
+    assert run(["--checkpoint", str(tiny_run), "--interpolate", str(a), str(b), "--steps", "7",
+                "--out", str(tmp_path / "i.png"), "--npy", str(npy)], capsys)[0] == 0
     assert np.load(npy).shape == (7, 1, 28, 28)
-    assert run(["--checkpoint", str(tiny_run), "--traverse", "--dims", "3", "--steps", "5", "--out", str(tmp_path / "t.png"),
-                "--npy", str(npy)], capsys)[0] == 0
+    assert run(["--checkpoint", str(tiny_run), "--traverse", "--dims", "3", "--steps", "5",
+                "--out", str(tmp_path / "t.png"), "--npy", str(npy)], capsys)[0] == 0
     rows = np.load(npy).reshape(3, 5, 28 * 28)
     assert np.allclose(rows[:, 2], rows[0, 2], atol=1e-6)  # the middle column is the same centre in every row
 

@@ -118,7 +118,8 @@ def test_a_compiled_step_gives_the_eager_gradients(idx_dir, tmp_path):
     grads = {}
     for mode in ("eager", "compiled"):
         torch.manual_seed(0)
-        (cfg,) = parse_train_args([*common, "--out", str(tmp_path / mode)] + (["--compile"] if mode == "compiled" else []))
+        compiled = ["--compile"] if mode == "compiled" else []
+        (cfg,) = parse_train_args([*common, "--out", str(tmp_path / mode), *compiled])
         trainer = Trainer(cfg)
         torch.manual_seed(1)  # the same posterior noise in both
         assert trainer.train_step(trainer.train_data.get(torch.arange(16)), 16) is not None
@@ -215,9 +216,9 @@ def test_under_bf16_every_network_of_the_step_runs_in_bf16_and_every_loss_in_fp3
 def test_eval_every_and_eval_images_control_the_evaluation_cost(idx_dir, tmp_path):
     from vaegan.metrics import split_metrics
 
-    (cfg,) = parse_train_args(["--latent", "2", "--data-dir", str(idx_dir), "--out", str(tmp_path / "r"), "--epochs", "3",
-                               "--eval-every", "2", "--eval-images", "8", "--no-visuals", "--perceptual-weight", "0",
-                               "--wandb", "disabled", *TINY])
+    (cfg,) = parse_train_args(["--latent", "2", "--data-dir", str(idx_dir), "--out", str(tmp_path / "r"),
+                               "--epochs", "3", "--eval-every", "2", "--eval-images", "8", "--no-visuals",
+                               "--perceptual-weight", "0", "--wandb", "disabled", *TINY])
     trainer = Trainer(cfg)
     last = trainer.fit()
     records = read_metrics(tmp_path / "r" / "metrics.jsonl")

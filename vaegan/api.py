@@ -69,8 +69,9 @@ class TrainedVAE:
         if prior not in ("gaussian", "gmm", "diffusion"):
             raise ConfigError(f"prior must be auto, gaussian, gmm or diffusion, got {prior!r}")
         if prior not in have:
-            raise ConfigError(f"this model has no {'fitted mixture' if prior == 'gmm' else 'diffusion'} prior "
-                              f"({'a spatial latent, or --prior gaussian' if prior == 'gmm' else 'train one with vaegan-prior'}); "
+            what, hint = (("fitted mixture", "a spatial latent, or --prior gaussian") if prior == "gmm" else
+                          ("diffusion", "train one with vaegan-prior"))
+            raise ConfigError(f"this model has no {what} prior ({hint}); "
                               f"it has: {', '.join(have)}")
         return prior
 
@@ -180,4 +181,5 @@ def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:
         meta = {k: json.loads(v) for k, v in f.metadata().items()}
     tensors = load_file(path)
     denoiser = {k.removeprefix("denoiser."): v for k, v in tensors.items() if k.startswith("denoiser.")}
-    return DiffusionPrior.from_state_dict({**meta, "denoiser": denoiser, "mean": tensors["mean"], "std": tensors["std"]})
+    return DiffusionPrior.from_state_dict({**meta, "denoiser": denoiser, "mean": tensors["mean"],
+                                           "std": tensors["std"]})

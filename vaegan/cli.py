@@ -10,8 +10,18 @@ from typing import Callable, Optional, Sequence
 
 import yaml
 
-from .config import (FIELDS, GROUPS, RESUME_MAY_CHANGE, ConfigError, Config, TrainingError, _base_type, build_config, check_value,
-                     load_yaml)
+from .config import (
+    FIELDS,
+    GROUPS,
+    RESUME_MAY_CHANGE,
+    Config,
+    ConfigError,
+    TrainingError,
+    _base_type,
+    build_config,
+    check_value,
+    load_yaml,
+)
 from .signals import Interrupted
 
 

@@ -86,17 +86,19 @@ class Config:
     recon_loss: str = opt("bce", "reconstruction loss, summed over pixels per image",
                           choices=("bce", "mse", "l1"))
     kl_weight: float = opt(0.03, "beta: weight of the per-image KL (nats). 1 trains on the true ELBO; 0.03 gave the "
-                            "best sample fidelity (docs/results.md). Evaluation reports the true ELBO either way", minimum=0)
+                                 "best sample fidelity (docs/results.md). Evaluation reports the true ELBO either way",
+                           minimum=0)
     mmd_weight: float = opt(0.0, "weight of the MMD between the batch's posterior means and N(0, I) draws "
                                  "(InfoVAE): matches the aggregate posterior to the prior, so N(0, I) "
                                  "samples decode to images even at a small --kl-weight; 0 turns it off",
                             minimum=0)
-    swd_weight: Optional[float] = opt(None, "weight of the squared sliced Wasserstein-2 distance between the batch's "
-                                            "posterior means and N(0, I) draws (SWAE; POT's sliced_wasserstein_distance): "
-                                            "another matcher of codes to the prior, beside or instead of --mmd-weight; "
-                                            "0 turns it off (default: 200 for the U-Net VAE-GAN with a vector latent, "
-                                            "where it gave the best sample fidelity with --disc-feature-weight; else 0)",
-                                      minimum=0)
+    swd_weight: Optional[float] = opt(
+        None,
+        "weight of the squared sliced Wasserstein-2 distance between the batch's posterior means and "
+        "N(0, I) draws (SWAE; POT's sliced_wasserstein_distance): another matcher of codes to the prior, "
+        "beside or instead of --mmd-weight; 0 turns it off (default: 200 for the U-Net VAE-GAN with a "
+        "vector latent, where it gave the best sample fidelity with --disc-feature-weight; else 0)",
+        minimum=0)
     kl_warmup_steps: int = opt(0, "ramp beta linearly from 0 over this many steps", minimum=0)
     perceptual_weight: float = opt(1.0, "LPIPS weight per pixel (taming's convention: per image the "
                                         "term is weight * LPIPS * C*H*W); 0 turns it off", minimum=0)
@@ -115,13 +117,14 @@ class Config:
                                             "(Larsen et al.), against a second PatchGAN of their own that tells them "
                                             "from real images (the reconstructions' D never sees them); default: on "
                                             "for the U-Net VAE-GAN with a vector latent of 16 dims or more, else off")
-    disc_feature_weight: Optional[float] = opt(None, "with --use_gan: weight of the learned similarity of Larsen et "
-                                                     "al.'s VAE/GAN: the squared distance between the discriminator's "
-                                                     "last hidden features of an image and of its reconstruction, added "
-                                                     "to the reconstruction term from --disc-start (per image: weight * "
-                                                     "mean over features * C*H*W, as --perceptual-weight); 0 turns it "
-                                                     "off (default: 1 for the U-Net VAE-GAN with a vector latent, else 0)",
-                                               minimum=0)
+    disc_feature_weight: Optional[float] = opt(
+        None,
+        "with --use_gan: weight of the learned similarity of Larsen et al.'s VAE/GAN: the squared "
+        "distance between the discriminator's last hidden features of an image and of its reconstruction, "
+        "added to the reconstruction term from --disc-start (per image: weight * mean over features * "
+        "C*H*W, as --perceptual-weight); 0 turns it off (default: 1 for the U-Net VAE-GAN with a vector "
+        "latent, else 0)",
+        minimum=0)
     latent_adversary_weight: float = opt(0.0, "with --use_gan: weight of an adversarial term on the posterior "
                                               "means against an MLP critic that tells them from N(0, I) draws "
                                               "(adversarial autoencoder); the critic trains with the PatchGAN "
@@ -226,7 +229,8 @@ class Config:
 
     def resumes(self) -> bool:
         """Whether this run continues from <out>/checkpoints/last.pt."""
-        return self.resume == "yes" or (self.resume == "auto" and (self.run_dir() / "checkpoints" / "last.pt").is_file())
+        checkpoint = self.run_dir() / "checkpoints" / "last.pt"
+        return self.resume == "yes" or (self.resume == "auto" and checkpoint.is_file())
 
     def uses_mixture_prior(self) -> bool:
         return self.prior == "gmm" or (self.prior == "auto" and self.latent_shape == "vector")

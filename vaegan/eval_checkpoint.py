@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .api import auto_prior, diffusion_prior_of
 from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_config
 from .config import ConfigError, build_config
 from .data import load_data
 from .device import resolve_device
 from .fidelity import dataset_classifier, fidelity_metrics, inception_fid
-from .metrics import LIKELIHOODS, importance_weighted_bound
 from .losses import LPIPS, VAEGANLoss
-from .metrics import split_metrics
+from .metrics import LIKELIHOODS, importance_weighted_bound, split_metrics
 from .models import build_model
-from .api import auto_prior, diffusion_prior_of
 from .prior import GaussianMixturePrior, posterior_means, sample_latents
 
 
@@ -66,7 +65,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     load_weights(model, inference_weights(saved), Path(args.checkpoint))
     model.eval()
     perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
-    metrics = split_metrics(model, VAEGANLoss.from_config(cfg, perceptual).to(device), test, args.batch_size, "test", progress=True)
+    loss_fn = VAEGANLoss.from_config(cfg, perceptual).to(device)
+    metrics = split_metrics(model, loss_fn, test, args.batch_size, "test", progress=True)
     metrics["likelihood"] = LIKELIHOODS[cfg.recon_loss]
     torch.manual_seed(args.seed)
     # The expensive parts by default where they are fast: on a GPU (eval.py --help says so).
@@ -116,7 +116,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     if args.save_samples:
         name = args.prior if args.prior != "auto" else auto_prior(mixture, diffusion)
         prior = {"gaussian": None, "gmm": mixture, "diffusion": diffusion}[name]
-        z = sample_latents(model, args.num_samples, prior, torch.Generator().manual_seed(args.seed), args.sampling_steps)
+        generator = torch.Generator().manual_seed(args.seed)
+        z = sample_latents(model, args.num_samples, prior, generator, args.sampling_steps)
         save_images(args.save_samples, decode(model, z, args.batch_size))
         metrics["samples_prior"] = name
     return {"epoch": saved["epoch"], "test_images": len(test), **metrics}

@@ -47,8 +47,9 @@ def eval_parser() -> argparse.ArgumentParser:
                         "run's --prior-components)")
     p.add_argument("--no-fidelity", action="store_true", help="skip the domain classifier metrics (its first "
                                                               "training takes a minute or two on a CPU)")
-    p.add_argument("--fid-weights", metavar="PATH", help=f"local {INCEPTION_FILE} for Inception FID (default: "
-                                                         f"torchmetrics downloads it; skipped with a notice if it cannot)")
+    p.add_argument("--fid-weights", metavar="PATH",
+                   help=f"local {INCEPTION_FILE} for Inception FID (default: torchmetrics downloads it; "
+                        f"skipped with a notice if it cannot)")
     p.add_argument("--fid", action=argparse.BooleanOptionalAction,
                    help="Inception FID of reconstructions and samples (default: on with CUDA, off on a CPU, where "
                         "299 px Inception over the test split takes many minutes)")
@@ -59,8 +60,8 @@ def eval_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = eval_parser().parse_args(argv)
-    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 or (args.iw_samples or 0) < 0 \
-            or (args.prior_components is not None and args.prior_components < 1) \
+    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 \
+            or (args.iw_samples or 0) < 0 or (args.prior_components is not None and args.prior_components < 1) \
             or (args.sampling_steps is not None and args.sampling_steps < 1):
         eval_parser().error("--n, --batch-size, --num-samples, --prior-components and --sampling-steps must be "
                             ">= 1, --iw-samples >= 0")

@@ -21,8 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import save_checkpoint
-from .data import ImageSplit
 from .config import INCEPTION_FILE
+from .data import ImageSplit
 
 CLASSIFIER_EPOCHS = 3
 CLASSIFIER_SEED = 0
@@ -51,7 +51,8 @@ def cache_dir() -> Path:
 
 def _data_key(train: ImageSplit) -> str:
     """A digest of the pixels (resident) or the file list (streamed), the labels and the spec."""
-    pixels = train.pixels.cpu().numpy().tobytes() if train.resident else "\n".join(map(str, train.pixels.paths)).encode()
+    pixels = (train.pixels.cpu().numpy().tobytes() if train.resident
+              else "\n".join(map(str, train.pixels.paths)).encode())
     digest = hashlib.sha1(pixels)
     digest.update(b"rotations" if train.labels is None else train.labels.cpu().numpy().tobytes())
     digest.update(str(train.spec).encode())

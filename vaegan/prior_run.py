@@ -57,8 +57,8 @@ def prior_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="vaegan-prior", description=__doc__.splitlines()[0])
     d = PriorConfig(checkpoint="")
     p.add_argument("--checkpoint", required=True, help="the trained model's checkpoint (best.pt / last.pt)")
-    p.add_argument("--config", metavar="FILE", help="YAML recipe of the training flags below (see configs/prior_*.yaml); "
-                                                    "flags override it")
+    p.add_argument("--config", metavar="FILE",
+                   help="YAML recipe of the training flags below (see configs/prior_*.yaml); flags override it")
     p.add_argument("--data-dir", help="where the training data is now (default: as in training)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the latents (default: {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
@@ -161,8 +161,8 @@ def prior_logger(cfg: PriorConfig, out: Path, source: Path):
         from .tensorboard_sink import TensorBoardSink
 
         logger.sinks.append(TensorBoardSink(out / "tensorboard"))
-    logger.sinks.append(WandbSink(dataclasses.replace(cfg, run_name=cfg.run_name or f"{source.parent.parent.name}-prior"),
-                                  out, None, {}, logger.info))
+    named = dataclasses.replace(cfg, run_name=cfg.run_name or f"{source.parent.parent.name}-prior")
+    logger.sinks.append(WandbSink(named, out, None, {}, logger.info))
     return logger
 
 

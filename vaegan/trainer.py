@@ -19,16 +19,24 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from .checkpoint import (check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config,
-                         save_checkpoint)
+from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
 from .data import load_data, shuffled_batches
-from .device import (autocast, cpu_has_fast_bf16, environment_info, memory_format, resolve_device,
-                     resolve_precision, rng_state, seed_everything, set_rng_state)
+from .device import (
+    autocast,
+    cpu_has_fast_bf16,
+    environment_info,
+    memory_format,
+    resolve_device,
+    resolve_precision,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from .distributed import all_reduce_mean, any_rank, gather_objects, init_distributed, wrap_for_step
+from .fidelity import ValidationFidelity, dataset_classifier
 from .logger import RunLogger
 from .losses import LPIPS, VAEGANLoss
-from .fidelity import ValidationFidelity, dataset_classifier
 from .metrics import EVAL_SEED, split_metrics
 from .models import build_model, evaluating
 from .optim import make_ema, make_optimizer, make_scheduler
@@ -201,7 +209,8 @@ class Trainer:
             "prior": self.prior.state_dict() if self.prior is not None else None,
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_sums": dict(self.epoch_sums), "epoch_counts": dict(self.epoch_counts),
-            "config": self.cfg.to_dict(), "rng": rng_per_rank or [rng_state(self.device)], "best": self.best.get(self.cfg.best_metric),
+            "config": self.cfg.to_dict(), "rng": rng_per_rank or [rng_state(self.device)],
+            "best": self.best.get(self.cfg.best_metric),
             "best_values": dict(self.best),
             "wandb_id": self.wandb.id, "run_id": self.run_id,
         }
@@ -448,7 +457,8 @@ class Trainer:
 
     def fit(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
-        precision = {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast + gradient scaling"}[self.amp_dtype]
+        precision = {None: "fp32", torch.bfloat16: "bf16 autocast",
+                     torch.float16: "fp16 autocast + gradient scaling"}[self.amp_dtype]
         self.logger.info(self.data_summary)
         self.logger.info(f"training {self.cfg.arch} VAE (latent {self.cfg.latent} {self.cfg.latent_shape}"
                          f"{', GAN' if self.cfg.use_gan else ''}) on {len(self.train_data)} "

@@ -57,7 +57,7 @@ def test_an_offline_download_is_one_line_and_leaves_nothing(monkeypatch, tmp_pat
 
 
 def test_the_validation_split_is_held_out_from_training_seeded_and_disjoint(monkeypatch):
-    """Issue 34, item 5: best.pt is chosen on images held out from the training split, never the test split."""
+    """best.pt is chosen on images held out from the training split, never the test split."""
     monkeypatch.setattr("torchvision.datasets.CIFAR10", FakeCIFAR10)
     everything = load_data(build_config({"dataset": "cifar10", "val_images": 0})).train
     data = load_data(build_config({"dataset": "cifar10", "val_images": 5}))

@@ -1,12 +1,12 @@
 import math
+
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
 from vaegan.config import Config
 from vaegan.losses import LPIPS, VAEGANLoss, adaptive_weight, kl_per_image
-from vaegan.losses.vaegan_loss import (IMQ_SCALES, SWD_PRIOR_DRAWS, SWD_PROJECTIONS, mmd_imq,
-                                       sliced_wasserstein_to_prior)
+from vaegan.losses.vaegan_loss import IMQ_SCALES, SWD_PRIOR_DRAWS, SWD_PROJECTIONS, mmd_imq, sliced_wasserstein_to_prior
 from vaegan.models import build_model
 
 
@@ -45,7 +45,10 @@ def test_kl_term_reaches_the_total_loss_and_its_gradient():
 
 def test_mmd_matches_a_double_loop_and_separates_distributions():
     z, p = torch.tensor([[0.0, 1.0], [1.0, -1.0], [2.0, 0.5]]), torch.tensor([[0.5, 0.0], [-1.0, 1.0], [0.0, 0.0]])
-    k = lambda a, b: sum(c / (c + (a - b).pow(2).sum()) for c in (4.0 * s for s in IMQ_SCALES))  # C = 2 D s, D = 2
+
+    def k(a, b):
+        return sum(c / (c + (a - b).pow(2).sum()) for c in (4.0 * s for s in IMQ_SCALES))  # C = 2 D s, D = 2
+
     n = 3
     within = sum(k(z[i], z[j]) + k(p[i], p[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
     across = sum(k(z[i], p[j]) for i in range(n) for j in range(n)) / n ** 2
@@ -169,20 +172,22 @@ def test_discriminator_losses_at_known_logits(kind):
         g_expected = -(0.25 - 0.5 + 0.75 - 2.0) / 4
     else:  # 0.5 * (mean softplus(-real) + mean softplus(fake)); g = mean softplus(-fake)
         sp = lambda v: math.log1p(math.exp(v))  # noqa: E731
-        d_expected = 0.5 * (sum(sp(-r) for r in (0.5, -0.25, 2.0, 0.0)) / 4 + sum(sp(f) for f in (0.25, -0.5, 0.75, -2.0)) / 4)
+        d_expected = 0.5 * (sum(sp(-r) for r in (0.5, -0.25, 2.0, 0.0)) / 4
+                            + sum(sp(f) for f in (0.25, -0.5, 0.75, -2.0)) / 4)
         g_expected = sum(sp(-f) for f in (0.25, -0.5, 0.75, -2.0)) / 4
     assert loss_fn._d_loss(real, fake).item() == pytest.approx(d_expected, abs=1e-6)
     assert loss_fn._g_loss(fake).item() == pytest.approx(g_expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("perceptual, samples, mmd, swd, feature", [(0.0, False, 0.0, 0.0, 0.0), (1.0, False, 0.0, 0.0, 0.0),
-                                                                   (0.0, True, 0.0, 0.0, 0.0), (0.0, False, 50.0, 50.0, 0.0),
-                                                                   (0.0, False, 0.0, 0.0, 1.0)])
+@pytest.mark.parametrize("perceptual, samples, mmd, swd, feature",
+                         [(0.0, False, 0.0, 0.0, 0.0), (1.0, False, 0.0, 0.0, 0.0), (0.0, True, 0.0, 0.0, 0.0),
+                          (0.0, False, 50.0, 50.0, 0.0), (0.0, False, 0.0, 0.0, 1.0)])
 def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd, swd, feature):
     """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
     (+ w g_loss_samples, with one adaptive weight over both adversarial parts; + the code-matching terms)."""
-    cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual, use_gan=True, disc_start=0,
-                 gan_samples=samples, mmd_weight=mmd, swd_weight=swd, disc_feature_weight=feature)
+    cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual,
+                 use_gan=True, disc_start=0, gan_samples=samples, mmd_weight=mmd, swd_weight=swd,
+                 disc_feature_weight=feature)
     torch.manual_seed(0)
     model = build_model(cfg)
     loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if perceptual else None)
@@ -216,7 +221,8 @@ def test_gan_on_prior_samples_trains_the_decoder_through_them_and_never_a_critic
         assert all(p.grad is None for p in critic.parameters())
     # The sample term is weighted like the reconstructions' (same adaptive weight) and judged by the
     # sample discriminator: the term's value is that critic's generator loss on the decoded draws.
-    expected = logs["rec"] + logs["kl_weight"] * logs["kl"] + logs["d_weight"] * (logs["g_loss"] + logs["g_loss_samples"])
+    expected = (logs["rec"] + logs["kl_weight"] * logs["kl"]
+                + logs["d_weight"] * (logs["g_loss"] + logs["g_loss_samples"]))
     assert torch.allclose(logs["loss"], expected)
     judged = loss_fn._g_loss(loss_fn.sample_discriminator(torch.sigmoid(out.prior_logits.detach())))
     assert logs["g_loss_samples"].item() == pytest.approx(judged.item(), abs=1e-6)
@@ -278,7 +284,8 @@ def test_latent_adversary_trains_the_encoder_through_the_means_and_never_the_cri
     out.logvar.retain_grad()
     loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer, single_backward=False)
     loss.backward()
-    expected = logs["rec"] + logs["kl_weight"] * logs["kl"] + logs["d_weight"] * logs["g_loss"] + 3.0 * logs["g_loss_latent"]
+    expected = (logs["rec"] + logs["kl_weight"] * logs["kl"] + logs["d_weight"] * logs["g_loss"]
+                + 3.0 * logs["g_loss_latent"])
     assert torch.allclose(logs["loss"], expected)
     assert all(p.grad is None for p in loss_fn.latent_discriminator.parameters())
     # The term's gradient reaches the means: it is the critic's input gradient, weighted and averaged.
@@ -380,7 +387,7 @@ def test_sliced_wasserstein_has_a_finite_gradient_at_zero_distance(monkeypatch):
 
 @pytest.mark.parametrize("disc_arch", ["local", "wide"])
 def test_fp16_gradients_through_the_critics_and_lpips_match_fp32(monkeypatch, disc_arch):
-    """Issue 34, item 2: under fp16 autocast the gradients the loss takes itself (through D, the
+    """Under fp16 autocast the gradients the loss takes itself (through D, the
     sample D and LPIPS, outside the GradScaler) are those of fp32 within 1 %, none flushed to zero."""
     import vaegan.losses.vaegan_loss as module
 

@@ -23,7 +23,8 @@ def test_shapes(arch, shape, latent, latent_dims):
 @pytest.mark.parametrize("arch, shape, latent, latent_dims", CASES)
 def test_decoder_output_is_a_function_of_z_alone(arch, shape, latent, latent_dims):
     """No skip connection may carry pixels past the latent: with z fixed, the input cannot matter."""
-    model = build_model(Config(image_channels=1, image_size=28, arch=arch, latent_shape=shape, latent=latent, **SMALL)).eval()
+    cfg = Config(image_channels=1, image_size=28, arch=arch, latent_shape=shape, latent=latent, **SMALL)
+    model = build_model(cfg).eval()
     x1, x2 = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
     out1 = model(x1, sample=False)
     model(x2, sample=False)  # anything cached by an encoder pass would now belong to x2

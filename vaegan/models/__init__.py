@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from ..config import Config
-from .baselines import ConvVAE, MLPVAE
+from .baselines import MLPVAE, ConvVAE
 from .discriminator import LatentDiscriminator, PatchDiscriminator
 from .unet_vae import UNetVAE
 from .vae import VAE, VAEOutput, evaluating, lerp_latents, reparameterize
 
-__all__ = ["VAE", "VAEOutput", "evaluating", "lerp_latents", "reparameterize", "UNetVAE", "MLPVAE", "ConvVAE", "PatchDiscriminator",
-           "LatentDiscriminator", "build_model", "build_discriminator", "build_latent_discriminator"]
+__all__ = ["VAE", "VAEOutput", "evaluating", "lerp_latents", "reparameterize", "UNetVAE", "MLPVAE", "ConvVAE",
+           "PatchDiscriminator", "LatentDiscriminator", "build_model", "build_discriminator",
+           "build_latent_discriminator"]
 
 
 def _spec(cfg: Config) -> tuple[int, int]:

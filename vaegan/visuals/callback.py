@@ -19,8 +19,17 @@ from ..config import Config, ConfigError
 from ..logger import read_metrics
 from ..models import evaluating
 from ..prior import posterior_means
-from .draw import (image_grid, latent_scatter, plot_losses, plot_metrics, read_png, tile_px, with_caption,
-                   write_gif, write_png)
+from .draw import (
+    image_grid,
+    latent_scatter,
+    plot_losses,
+    plot_metrics,
+    read_png,
+    tile_px,
+    with_caption,
+    write_gif,
+    write_png,
+)
 from .projection import nice_limit, project
 
 LATENT_IMAGES = 2000

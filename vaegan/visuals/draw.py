@@ -21,7 +21,6 @@ from ..checkpoint import atomic_write  # noqa: E402
 from ..models import VAE, evaluating, lerp_latents  # noqa: E402
 from ..tracked import CURVES  # noqa: E402
 
-
 # ---------------------------------------------------------------- files
 FRAME_MS = 500  # 2 frames per second: one epoch is easy to follow
 LAST_FRAME_MS = 2000  # hold the final epoch before the loop restarts
