@@ -21,8 +21,8 @@ TRAIN_TIMESTEPS = 1000
 SCHEDULE = "squaredcos_cap_v2"  # the cosine schedule: less of the chain spent on near-pure noise
 # Where DDIM's few steps sit on the 1,000 training timesteps. "leading" (25 steps: t = 960, 920, ...)
 # starts short of pure noise; "trailing" starts at t = 999, where this schedule's sqrt(alpha_bar) is
-# 5e-5, so the noise predictor's error is multiplied ~1,000x into the clean-latent estimate: its
-# samples measured 4-5x farther from the data (docs/results.md#ddim-spacing). Trailing needs a
+# 5e-5, so the noise predictor's error is multiplied ~1,000x into the next step: its samples
+# measured 1.6-5.2x farther from the data (docs/results.md#ddim-spacing). Trailing needs a
 # zero-terminal-SNR schedule with v-prediction (Lin et al. 2024), which this prior does not train.
 SPACING = "leading"
 SPACINGS = ("leading", "trailing")
