@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
-from .data import load_data, shuffled_batches
+from .data import ImageSplit, load_data, shuffled_batches
 from .device import (
     autocast,
     cpu_has_fast_bf16,
@@ -66,11 +66,12 @@ class Callback(Protocol):
 
 class Trainer:
     def __init__(self, cfg: Config, callbacks: Optional[list[Callback]] = None, saved: Optional[dict] = None):
-        """`saved`: the checkpoint this run resumes, when the caller has read it already."""
+        """`saved`: the checkpoint this run resumes, when the caller has read it already. Everything
+        that can fail on bad input (run folder, checkpoint, data, settings, shared frames) happens
+        before the first file is written."""
         self.run_dir = cfg.run_dir()
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self._check_run_dir(cfg)
-        # Everything that can fail on bad input happens before the first file is written.
         if saved is None and cfg.resumes():
             saved = load_checkpoint(self.ckpt_path)
         train, val, test, spec, self.data_summary = load_data(cfg)
@@ -82,12 +83,26 @@ class Trainer:
         self.device = resolve_device(cfg.device, self.dist.local_rank)
         self.amp_dtype = resolve_precision(cfg.precision, self.device)
         perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
-
         seed_everything(cfg.seed, cfg.deterministic)
+        self._place_data(train, val, test)
+        self.fidelity = self._validation_fidelity()
+        self._build_networks(perceptual)
+        self._reset_progress()
+        self.callbacks = (callbacks or []) if self.dist.is_main else []  # only rank 0 writes files
+        self.stop = GracefulStop()
+        self._claim_shared_folders(saved)
+        self._open_run_folder()
+        self.logger = RunLogger(self.run_dir, write=self.dist.is_main)
+        if saved is not None:
+            self._restore(saved)
+        self._open_sinks(saved)
+        self._warn_about_setup(perceptual)
+
+    def _place_data(self, train: ImageSplit, val: Optional[ImageSplit], test: ImageSplit) -> None:
+        """The splits on the device, and the fixed subsets evaluation reads, made once (a streamed split
+        keeps its loader's workers between epochs). Evaluation splits are this rank's shard."""
+        cfg, rank, world = self.cfg, self.dist.rank, self.dist.world
         self.train_data, self.test_data = train.to(self.device), test.to(self.device)
-        # Fixed subsets, made once (a streamed split keeps its loader's workers between epochs).
-        # Evaluation splits are this rank's shard (all of it in one process).
-        rank, world = self.dist.rank, self.dist.world
         self.train_eval_data = (self.train_data.head(cfg.eval_train_images).shard(rank, world)
                                 if cfg.eval_train_images else None)
         self.prior_fit_data = self.train_data.head(cfg.prior_fit_images)
@@ -97,8 +112,9 @@ class Trainer:
             self.eval_data = self.test_data.subset(pick[:cfg.eval_images].sort().values)
         self.eval_data = self.eval_data.shard(rank, world)
         self.val_data = None if val is None else val.to(self.device).shard(rank, world)
-        self.fidelity = self._validation_fidelity()
-        self._build_networks(perceptual)
+
+    def _reset_progress(self) -> None:
+        """Where a new run starts; `_restore` moves a resumed one to its checkpoint's place."""
         self.prior: Optional[GaussianMixturePrior] = None  # --prior gmm: refitted every epoch
         self.epoch, self.step = 0, 0
         self.best: dict[str, float] = {}  # the validation metrics of the epoch kept as best.pt
@@ -107,24 +123,27 @@ class Trainer:
         self.epoch_counts: dict[str, int] = {}
         self.skipped_in_a_row = 0
         self._pace_start, self._warned = (time.perf_counter(), 0), False  # reset by fit()
-        self.callbacks = (callbacks or []) if self.dist.is_main else []  # only rank 0 writes files
-        self.stop = GracefulStop()
-        # Names this run in the files it shares a folder with (the GIF frames); checkpoints from
-        # before run ids existed are named by their W&B id.
+
+    def _claim_shared_folders(self, saved: Optional[dict]) -> None:
+        """Name this run in the files it may share a folder with (the GIF frames) and let each callback
+        refuse a clash. Checkpoints from before run ids existed are named by their W&B id."""
         self.run_id = (saved.get("run_id") or saved.get("wandb_id") or "legacy") if saved else uuid.uuid4().hex[:12]
         for callback in self.callbacks:
             if hasattr(callback, "check"):  # optional: callbacks that write nothing shared need none
                 callback.check(self.run_id)
 
-        if self.dist.is_main:
-            try:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                save_yaml(cfg, self.run_dir / "config.yaml")
-            except OSError as e:
-                raise ConfigError(f"cannot write the run folder {self.run_dir} ({e.strerror})") from None
-        self.logger = RunLogger(self.run_dir, write=self.dist.is_main)
-        if saved is not None:
-            self._restore(saved)
+    def _open_run_folder(self) -> None:
+        if not self.dist.is_main:
+            return
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.cfg, self.run_dir / "config.yaml")
+        except OSError as e:
+            raise ConfigError(f"cannot write the run folder {self.run_dir} ({e.strerror})") from None
+
+    def _open_sinks(self, saved: Optional[dict]) -> None:
+        """W&B (resuming the checkpoint's run id) and, with --tensorboard, TensorBoard."""
+        cfg = self.cfg
         self.wandb = WandbSink(cfg, self.run_dir, saved.get("wandb_id") if saved else None,
                                environment_info(self.device), warn=self.logger.info, enabled=self.dist.is_main)
         self.logger.sinks.append(self.wandb)
@@ -133,6 +152,8 @@ class Trainer:
 
             self.logger.sinks.append(TensorBoardSink(self.run_dir / "tensorboard",
                                                      self.step + 1 if saved is not None else None))
+
+    def _warn_about_setup(self, perceptual: Optional[LPIPS]) -> None:
         if self.device.type == "cpu" and self.amp_dtype == torch.bfloat16 and not cpu_has_fast_bf16():
             self.logger.info("WARNING: bf16 on a CPU without AMX or AVX512-BF16 is emulated, far slower than fp32 "
                              "(16x for the U-Net step on an AVX2 CPU, bench/cpu_precision.py); --precision auto "
