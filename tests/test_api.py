@@ -70,7 +70,8 @@ def test_the_readme_snippet_runs(tiny_run, tmp_path, monkeypatch):
 
 
 def test_a_gan_checkpoint_from_before_the_swd_and_d_feature_keys_loads_with_them_off(tmp_path):
-    from vaegan.api import config_from
+    from vaegan.checkpoint import config_from_checkpoint
 
-    config = config_from({"use_gan": True, "latent": 4}, tmp_path / "old.pt")
+    config = config_from_checkpoint({"use_gan": True, "latent": 4}, tmp_path / "old.pt")
     assert (config.swd_weight, config.disc_feature_weight) == (0.0, 0.0)
+    assert config.best_metric == "val/mse"  # what such runs picked best.pt by, not the GAN default

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Optional, Union
 
 import torch
 
-from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_config
-from .config import Config, ConfigError, build_config
+from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights
+from .config import Config, ConfigError
 from .device import resolve_device
 from .models import VAE, build_model, lerp_latents
 from .prior import GaussianMixturePrior
@@ -112,7 +112,7 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
         config, weights, prior, diffusion = _read_export(path)
     else:
         saved = load_checkpoint(path)
-        config = config_from(saved["config"], path)
+        config = config_from_checkpoint(saved["config"], path)
         weights = inference_weights(saved)
         prior = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
         diffusion = diffusion_prior_of(path, saved["step"])
@@ -141,13 +141,6 @@ def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
     return DiffusionPrior.from_state_dict(state["prior"])
 
 
-def config_from(values: dict, path: Path) -> Config:
-    try:
-        return build_config({**saved_config(values), "device": "auto", "resume": "no"})
-    except (TypeError, KeyError) as e:
-        raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
-
-
 def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePrior], Optional[DiffusionPrior]]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -166,7 +159,7 @@ def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePr
         diffusion = _read_diffusion(folder / "diffusion.safetensors")
     except (OSError, ValueError, SafetensorError) as e:
         raise ConfigError(f"{folder}: cannot read the exported model ({type(e).__name__}: {e})") from None
-    return config_from(config, folder), weights, prior, diffusion
+    return config_from_checkpoint(config, folder), weights, prior, diffusion
 
 
 def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:

@@ -29,6 +29,15 @@ def saved_config(values: dict) -> dict:
     return {k: v for k, v in values.items() if k in FIELDS}
 
 
+def config_from_checkpoint(values: dict, path: Path, **overrides) -> Config:
+    """The Config a checkpoint (or an export's config.json) was trained with, as today's keys, with
+    `overrides` (device, data location, ...); one line naming `path` when it holds no usable config."""
+    try:
+        return build_config({**saved_config(values), "device": "auto", "resume": "no", **overrides})
+    except (TypeError, KeyError, AttributeError) as e:
+        raise ConfigError(f"{path} holds no usable vaegan config ({e})") from None
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """`write(f)` into a temporary file, flushed and fsynced, then renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from .api import auto_prior, diffusion_prior_of
-from .checkpoint import inference_weights, load_checkpoint, load_weights, saved_config
-from .config import ConfigError, build_config
+from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights
+from .config import ConfigError
 from .data import load_data
 from .device import resolve_device
 from .fidelity import dataset_classifier, fidelity_metrics, inception_fid
@@ -49,10 +49,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     overrides.setdefault("limit_test", None)  # the whole test split, whatever the run used per epoch
     if "dataset" in overrides and "data_dir" not in overrides:
         overrides["data_dir"] = None
-    try:
-        cfg = build_config({**saved_config(saved["config"]), **overrides, "device": args.device})
-    except (TypeError, KeyError) as e:
-        raise ConfigError(f"{args.checkpoint} holds no usable vaegan config ({e})") from None
+    cfg = config_from_checkpoint(saved["config"], Path(args.checkpoint), **overrides, device=args.device)
     device = resolve_device(cfg.device)
     # The training split is loaded too (lazily decoded when streamed): the mixture and the domain
     # classifier are fitted on it. Both are resized to the spec the model was trained at.

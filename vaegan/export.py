@@ -24,11 +24,11 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
     import torch
     from safetensors.torch import save
 
-    from .api import config_from, diffusion_prior_of
-    from .checkpoint import atomic_write, inference_weights, load_checkpoint
+    from .api import diffusion_prior_of
+    from .checkpoint import atomic_write, config_from_checkpoint, inference_weights, load_checkpoint
 
     saved = load_checkpoint(Path(checkpoint))
-    config_from(saved["config"], Path(checkpoint))  # refuse a checkpoint without a usable config
+    config_from_checkpoint(saved["config"], Path(checkpoint))  # refuse a checkpoint without a usable config
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.contiguous() for k, v in inference_weights(saved).items()}

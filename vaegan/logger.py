@@ -26,6 +26,7 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
+LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
 TRAINING_CONSOLE_KEYS = ("train/loss", "val/mse", *FIDELITY_METRICS,
                          *(f"test/{m}" for m in ("mse", "psnr", "ssim", "neg_elbo", "lpips")))
 

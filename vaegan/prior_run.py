@@ -172,11 +172,11 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     import torch
     from tqdm.auto import tqdm
 
-    from .checkpoint import inference_weights, load_checkpoint, load_weights, save_checkpoint, saved_config
-    from .config import build_config
-    from .data import load_data, shuffled_batches
+    from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights, save_checkpoint
+    from .data import epoch_batches, load_data
     from .device import autocast, resolve_device, resolve_precision, rng_state, set_rng_state
     from .diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
+    from .logger import LOG_EVERY
     from .models import build_model
     from .optim import make_ema
     from .prior import GaussianMixturePrior, posterior_means
@@ -190,8 +190,8 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     path = out / "diffusion.pt"
     existing = existing_prior(path, source, saved["step"], cfg.resume)
     # The model's own training images (its --limit-train, its validation hold-out) and nothing else.
-    overrides = {"device": cfg.device, "resume": "no", **({"data_dir": cfg.data_dir} if cfg.data_dir else {})}
-    vae_cfg = build_config({**saved_config(saved["config"]), **overrides})
+    vae_cfg = config_from_checkpoint(saved["config"], source, device=cfg.device,
+                                     **({"data_dir": cfg.data_dir} if cfg.data_dir else {}))
     data = load_data(vae_cfg)  # bad or missing data stops here, before anything is written
     device = resolve_device(cfg.device)
     amp = resolve_precision(vae_cfg.precision, device)
@@ -255,9 +255,8 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     while epoch < cfg.epochs:
         begin = time.perf_counter()
         denoiser.train()
-        order = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         total, count = torch.zeros((), device=device), 0
-        for index in tqdm(list(shuffled_batches(len(x0), cfg.batch_size, order)), desc=f"prior epoch {epoch + 1}",
+        for index in tqdm(epoch_batches(len(x0), cfg.batch_size, cfg.seed, epoch), desc=f"prior epoch {epoch + 1}",
                           leave=False):
             with autocast(device, amp):
                 loss = denoising_loss(denoiser, x0[index.to(device)], schedule)
@@ -266,7 +265,7 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
             optimizer.step()
             ema.update_parameters(denoiser)
             total, count, step = total + loss.detach(), count + 1, step + 1
-            if step % 25 == 0:
+            if step % LOG_EVERY == 0:
                 logger.log_step({"prior/loss": loss.item()}, step)
         epoch += 1
         prior = DiffusionPrior(ema.module, mean, std, dims, width, saved["step"], sampling_steps=cfg.sampling_steps)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
-from .data import ImageSplit, load_data, shuffled_batches
+from .data import ImageSplit, epoch_batches, load_data
 from .device import (
     autocast,
     cpu_has_fast_bf16,
@@ -35,7 +35,7 @@ from .device import (
 )
 from .distributed import all_reduce_mean, any_rank, gather_objects, init_distributed, wrap_for_step
 from .fidelity import ValidationFidelity, dataset_classifier
-from .logger import RunLogger
+from .logger import LOG_EVERY, RunLogger
 from .losses import LPIPS, VAEGANLoss
 from .metrics import EVAL_SEED, split_metrics
 from .models import build_model, evaluating
@@ -45,7 +45,6 @@ from .signals import GracefulStop, Interrupted
 from .tracked import FIDELITY_METRICS, improves
 from .wandb_sink import WandbSink
 
-LOG_EVERY = 25  # steps between host syncs for the progress bar and step-level logs
 OUTCOMES = ("ok", "overflow", "nonfinite")  # of one optimizer update (_backward_and_step), best first
 
 
@@ -371,8 +370,7 @@ class Trainer:
 
     def train_epoch(self) -> dict[str, float]:
         self.model.train()
-        order = torch.Generator().manual_seed(self.cfg.seed * 100_003 + self.epoch)
-        batches = list(shuffled_batches(len(self.train_data), self.cfg.batch_size, order))
+        batches = epoch_batches(len(self.train_data), self.cfg.batch_size, self.cfg.seed, self.epoch)
         if self.dist.enabled:  # equal shares on every rank keep DDP's mean equal to the global one
             batches = [b for b in batches if len(b) % self.dist.world == 0]
         images = self.train_data.batches(self._share(b) for b in batches[self.batch_in_epoch:])

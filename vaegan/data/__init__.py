@@ -17,10 +17,10 @@ import torchvision.transforms.v2.functional as TF
 from ..config import Config
 from .folder import FileImages, FolderScan, check_sizes, decode_all, native_size, scan, split_folders
 from .idx import CLASS_NAMES, TORCHVISION_CLASS, download_into, load_idx_data, load_split, read_idx, resolve_data_dir
-from .split import DataError, ImageSpec, ImageSplit, fit_tensor, shuffled_batches
+from .split import DataError, ImageSpec, ImageSplit, epoch_batches, fit_tensor, shuffled_batches
 
 __all__ = ["Data", "DataError", "ImageSpec", "ImageSplit", "load_data", "load_whole_train", "load_split", "read_idx",
-           "resolve_data_dir", "shuffled_batches", "CLASS_NAMES"]
+           "resolve_data_dir", "shuffled_batches", "epoch_batches", "CLASS_NAMES"]
 
 # torchvision datasets held as arrays: (class name, extra arguments, how train/test is chosen).
 TENSOR_SETS = {

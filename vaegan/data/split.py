@@ -150,3 +150,8 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Ite
     """Index tensors covering a fresh permutation of range(n); the last batch may be smaller."""
     order = torch.randperm(n, generator=generator)
     yield from order.split(batch_size)
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """The batches of one epoch: a pure function of seed and epoch, so a resumed run redraws them."""
+    return list(shuffled_batches(n, batch_size, torch.Generator().manual_seed(seed * 100_003 + epoch)))
