@@ -37,7 +37,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for path in args.checkpoints:
         model = vaegan.load(path, device="cpu")
-        train, _, test, _, _ = load_data(replace(model.config, limit_train=args.codes, limit_test=args.queries))
+        train, _, test, *_ = load_data(replace(model.config, limit_train=args.codes, limit_test=args.queries))
         codes = torch.cat([model.encode(b) for b in train.in_order(500)]).flatten(1)
         test_codes = torch.cat([model.encode(b) for b in test.in_order(500)]).flatten(1)
         gen = torch.Generator().manual_seed(args.seed)

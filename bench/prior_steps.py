@@ -39,7 +39,7 @@ def main() -> None:
     saved = load_checkpoint(Path(args.checkpoint))["config"]
     cfg = build_config({**saved_config(saved), "device": "cpu", "resume": "no"})
     data = load_data(cfg)
-    classifier = dataset_classifier(cfg, torch.device("cpu"))
+    classifier = dataset_classifier(cfg, torch.device("cpu"), data)
     real, _ = features_and_logits(classifier, data.test.in_order(args.batch_size))
     half = len(real) // 2
     print(f"torch threads {torch.get_num_threads()}, {args.n} samples per row, checkpoint {args.checkpoint}")

@@ -149,3 +149,19 @@ def test_eval_reports_the_fds_of_unlabelled_images_without_class_metrics(tmp_pat
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["test/domain_fd_recon"] > 0 and metrics["test/domain_fd_samples_gmm"] > 0
     assert not [k for k in metrics if "class" in k]
+
+
+def test_the_classifiers_data_is_the_runs_own_split_when_it_has_it(idx_dir, monkeypatch):
+    import vaegan.data as data_module
+    from vaegan.data import load_whole_train
+
+    whole_cfg, limited_cfg = (build_config({"data_dir": str(idx_dir), **extra}) for extra in ({}, {"limit_train": 40}))
+    whole, limited = load_data(whole_cfg), load_data(limited_cfg)
+    assert len(whole.whole_train) == 64 and limited.whole_train is None
+    assert len(load_whole_train(limited_cfg, limited)) == 64  # --limit-train cut it: loaded whole
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("loaded the training images again")
+
+    monkeypatch.setattr(data_module, "_load_train_test", no_loading)
+    assert load_whole_train(whole_cfg, whole) is whole.whole_train

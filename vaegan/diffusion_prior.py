@@ -110,7 +110,8 @@ class DiffusionPrior:
         self.sampling_steps = sampling_steps  # DDIM steps when the caller names none: its recipe's
         self.timestep_spacing = timestep_spacing  # the spacing its sample_fd was measured with
         # Domain FD of this prior's samples and of the model's other priors', measured by vaegan-prior
-        # on the same images: what `--prior auto` chooses by. Empty when the data had no labels.
+        # on the same images: what `--prior auto` chooses by. Empty when nothing was scored
+        # (--eval-samples 0, or a model without a validation split).
         self.sample_fd = dict(sample_fd or {})
 
     def beats(self, other: str) -> bool:

@@ -99,7 +99,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
             samples[suffix] = decode(model, z, args.batch_size)
     if not args.no_fidelity:
         phase("domain classifier: loaded from the cache, or trained once on the dataset's training split")
-        classifier = dataset_classifier(cfg, device)
+        classifier = dataset_classifier(cfg, device, data)
         metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
     if not args.no_fid:
         fakes = {"recon": recon, **{f"samples{suffix}": images for suffix, images in samples.items()}}

@@ -94,13 +94,14 @@ def train_classifier(train: ImageSplit, epochs: int = CLASSIFIER_EPOCHS,
     return model.eval()
 
 
-def dataset_classifier(cfg, device: torch.device) -> DomainClassifier:
-    """The one classifier of a run's dataset (`cfg`: a vaegan Config), at the run's image spec.
-    Trained or loaded outside the global RNG streams, so a run draws the same numbers either way."""
+def dataset_classifier(cfg, device: torch.device, data=None) -> DomainClassifier:
+    """The one classifier of a run's dataset (`cfg`: a vaegan Config; `data`: its loaded splits, if
+    at hand), at the run's image spec. Trained or loaded outside the global RNG streams, so a run
+    draws the same numbers either way."""
     from .data import load_whole_train
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        return domain_classifier(load_whole_train(cfg).to(device), cfg.dataset)
+        return domain_classifier(load_whole_train(cfg, data).to(device), cfg.dataset)
 
 
 def domain_classifier(train: ImageSplit, dataset: str) -> DomainClassifier:

@@ -222,13 +222,12 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     mean, std = ((existing["prior"]["mean"].to(device), existing["prior"]["std"].to(device)) if cfg.resume
                  else standardiser(latents))
     x0 = ((latents - mean) / std).float()
-    width = cfg.width
     logger.info(f"prior: {len(x0)} latents of shape {dims} encoded in {time.perf_counter() - start:.0f} s; "
-                f"diffusion denoiser width {width}, DDPM training, DDIM sampling")
+                f"diffusion denoiser width {cfg.width}, DDPM training, DDIM sampling")
 
     score, others = None, {}
     if eval_samples:  # the model's other priors, scored once on the same images: what --prior auto compares
-        score = SampleScore(data.val, vae_cfg, device)
+        score = SampleScore(data.val, vae_cfg, device, data)
         mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
         for name, other in [("gaussian", None)] + ([("gmm", mixture)] if mixture is not None else []):
             others.update(score(decoded_samples(vae, other, eval_samples, cfg.seed + 2, cfg.sampling_steps), name))
@@ -237,7 +236,7 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
                     + ", ".join(f"{k} {v:.2f}" for k, v in others.items() if "domain_fd" in k))
 
     torch.manual_seed(cfg.seed)
-    denoiser = build_denoiser(dims, width).to(device)
+    denoiser = build_denoiser(dims, cfg.width).to(device)
     ema = make_ema(denoiser, cfg.ema_decay)
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=cfg.lr)
     schedule = noise_schedule()
@@ -268,7 +267,7 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
             if step % LOG_EVERY == 0:
                 logger.log_step({"prior/loss": loss.item()}, step)
         epoch += 1
-        prior = DiffusionPrior(ema.module, mean, std, dims, width, saved["step"], sampling_steps=cfg.sampling_steps)
+        prior = DiffusionPrior(ema.module, mean, std, dims, cfg.width, saved["step"], sampling_steps=cfg.sampling_steps)
         metrics = {"epoch": epoch, "step": step, "prior/loss": (total / count).item(),
                    "time/epoch_s": time.perf_counter() - begin}
         if score is not None:
@@ -294,10 +293,10 @@ class SampleScore:
     """Domain FD (and, with labels, class entropy) of decoded samples against the model's validation
     images, in its dataset's classifier's features, keyed as eval.py keys them."""
 
-    def __init__(self, real, vae_cfg, device):
+    def __init__(self, real, vae_cfg, device, data=None):
         from .fidelity import dataset_classifier, features_and_logits
 
-        self.classifier, self.labelled = dataset_classifier(vae_cfg, device), real.labels is not None
+        self.classifier, self.labelled = dataset_classifier(vae_cfg, device, data), real.labels is not None
         self.real, _ = features_and_logits(self.classifier, real.to(device).in_order(500))
 
     @staticmethod

@@ -31,7 +31,3 @@ def improves(name: str, value: Optional[float], best: Optional[float]) -> bool:
         return False
     return best is None or (value > best if TRACKED[name][0] else value < best)
 
-
-def update_best(best: dict[str, float], metrics: dict) -> dict[str, float]:
-    """The best value so far of every tracked metric present in `metrics`."""
-    return {**best, **{k: metrics[k] for k in TRACKED if k in metrics and improves(k, metrics[k], best.get(k))}}

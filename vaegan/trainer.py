@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
-from .data import ImageSplit, epoch_batches, load_data
+from .data import Data, ImageSplit, epoch_batches, load_data, validation_size
 from .device import (
     autocast,
     cpu_has_fast_bf16,
@@ -73,7 +73,8 @@ class Trainer:
         self._check_run_dir(cfg)
         if saved is None and cfg.resumes():
             saved = load_checkpoint(self.ckpt_path)
-        train, val, test, spec, self.data_summary = load_data(cfg)
+        data = load_data(cfg)
+        train, val, test, spec, self.data_summary = data.train, data.val, data.test, data.spec, data.summary
         # From here on the config holds the data's image spec: config.yaml and checkpoints record it.
         self.cfg = cfg = with_image_spec(cfg, spec.channels, spec.size)
         if saved is not None:
@@ -84,7 +85,7 @@ class Trainer:
         perceptual = LPIPS(cfg.lpips_backbone) if cfg.perceptual_weight > 0 else None
         seed_everything(cfg.seed, cfg.deterministic)
         self._place_data(train, val, test)
-        self.fidelity = self._validation_fidelity()
+        self.fidelity = self._validation_fidelity(data)
         self._build_networks(perceptual)
         self._reset_progress()
         self.callbacks = (callbacks or []) if self.dist.is_main else []  # only rank 0 writes files
@@ -197,7 +198,7 @@ class Trainer:
         if cfg.compile and perceptual is not None:
             perceptual.net = torch.compile(perceptual.net)
 
-    def _validation_fidelity(self) -> Optional[ValidationFidelity]:
+    def _validation_fidelity(self, data: Data) -> Optional[ValidationFidelity]:
         """The per-epoch domain FDs on the validation split: for GAN runs, and whenever best.pt is
         picked by one. Every rank joins its shard's features, so each computes the same FD."""
         cfg = self.cfg
@@ -207,7 +208,7 @@ class Trainer:
         def gather(rows: torch.Tensor) -> torch.Tensor:
             return torch.cat([r.to(self.device) for r in gather_objects(rows.cpu())])
 
-        classifier = dataset_classifier(cfg, self.device)
+        classifier = dataset_classifier(cfg, self.device, data)
         return ValidationFidelity(classifier, self.val_data, cfg.eval_batch_size, gather)
 
     def _check_run_dir(self, cfg: Config) -> None:
@@ -414,7 +415,7 @@ class Trainer:
         """A short run of the same recipe into a folder of its own: 3 epochs of at most 8,000 images,
         the GAN (if any) from the second epoch on, and about how long its steps take."""
         images = min(8000, len(self.train_data) + (0 if self.val_data is None else len(self.val_data)))
-        steps = math.ceil((images - min(self.cfg.val_images, images // 10)) / self.cfg.batch_size)
+        steps = math.ceil((images - validation_size(images, self.cfg.val_images)) / self.cfg.batch_size)
         flags = f"--limit-train {images} --epochs 3"
         if self.cfg.use_gan:
             flags += f" --disc-start {steps}"

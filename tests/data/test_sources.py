@@ -32,7 +32,7 @@ class Offline:
 
 def test_cifar10_arrays_become_rgb_splits(monkeypatch):
     monkeypatch.setattr("torchvision.datasets.CIFAR10", FakeCIFAR10)
-    train, _, test, spec, summary = load_data(build_config({"dataset": "cifar10", "limit_test": 4, "val_images": 0}))
+    train, _, test, spec, summary, _ = load_data(build_config({"dataset": "cifar10", "limit_test": 4, "val_images": 0}))
     assert (spec.channels, spec.size) == (3, 32) and (len(train), len(test)) == (12, 4)
     assert torch.equal(train.pixels[0], torch.from_numpy(FakeCIFAR10("x").data[0]).permute(2, 0, 1))
     assert train.class_names[3] == "class3" and train.labels[:3].tolist() == [0, 1, 2]
@@ -43,7 +43,7 @@ def test_cifar10_arrays_become_rgb_splits(monkeypatch):
 
 def test_emnist_is_stored_transposed(monkeypatch):
     monkeypatch.setattr("torchvision.datasets.EMNIST", FakeEMNIST)
-    train, _, _, spec, _ = load_data(build_config({"dataset": "emnist", "val_images": 0}))
+    train, _, _, spec, *_ = load_data(build_config({"dataset": "emnist", "val_images": 0}))
     assert spec.channels == 1 and torch.equal(train.pixels[1, 0], FakeEMNIST("x").data[1].T)
 
 

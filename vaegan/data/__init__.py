@@ -19,8 +19,8 @@ from .folder import FileImages, FolderScan, check_sizes, decode_all, native_size
 from .idx import CLASS_NAMES, TORCHVISION_CLASS, download_into, load_idx_data, load_split, read_idx, resolve_data_dir
 from .split import DataError, ImageSpec, ImageSplit, epoch_batches, fit_tensor, shuffled_batches
 
-__all__ = ["Data", "DataError", "ImageSpec", "ImageSplit", "load_data", "load_whole_train", "load_split", "read_idx",
-           "resolve_data_dir", "shuffled_batches", "epoch_batches", "CLASS_NAMES"]
+__all__ = ["Data", "DataError", "ImageSpec", "ImageSplit", "load_data", "load_whole_train", "validation_size",
+           "load_split", "read_idx", "resolve_data_dir", "shuffled_batches", "epoch_batches", "CLASS_NAMES"]
 
 # torchvision datasets held as arrays: (class name, extra arguments, how train/test is chosen).
 TENSOR_SETS = {
@@ -33,23 +33,30 @@ CELEBA_SIZE = 64  # CelebA's own 178x218 is not square: its default --image-size
 
 class Data(NamedTuple):
     """The splits of a run: train (what it trains on), val (held out from the training images to
-    choose best.pt; None with --val-images 0), test (reported only), their spec and the log line."""
+    choose best.pt; None with --val-images 0), test (reported only), their spec and the log line;
+    whole_train: the training split before the hold-out, when --limit-train left it whole (the
+    domain classifier's data, so it is not loaded twice)."""
     train: ImageSplit
     val: Optional[ImageSplit]
     test: ImageSplit
     spec: ImageSpec
     summary: str
+    whole_train: Optional[ImageSplit] = None
 
 
 def load_data(cfg: Config) -> Data:
-    train, test, spec, how = _load_train_test(cfg)
-    train, val = hold_out_validation(train, cfg.val_images, cfg.split_seed)
-    return Data(train, val, test, spec, _describe(cfg, train, val, test, spec, how))
+    whole, test, spec, how = _load_train_test(cfg)
+    train, val = hold_out_validation(whole, cfg.val_images, cfg.split_seed)
+    summary = _describe(cfg, train, val, test, spec, how)
+    return Data(train, val, test, spec, summary, whole if cfg.limit_train is None else None)
 
 
-def load_whole_train(cfg: Config) -> ImageSplit:
+def load_whole_train(cfg: Config, data: Optional[Data] = None) -> ImageSplit:
     """The dataset's whole training split, before --limit-train and the validation hold-out, at the
-    run's image spec: what the domain classifier trains on, so that it is one per dataset."""
+    run's image spec: what the domain classifier trains on, so that it is one per dataset. Taken
+    from `data` (the run's load_data) when it holds it, else loaded."""
+    if data is not None and data.whole_train is not None:
+        return data.whole_train
     return _load_train_test(dataclasses.replace(cfg, limit_train=None, limit_test=1))[0]  # 1: test unused
 
 
@@ -57,9 +64,14 @@ def _load_train_test(cfg: Config) -> tuple[ImageSplit, ImageSplit, ImageSpec, st
     return _load_files(cfg) if cfg.dataset in ("folder", "celeba") else _load_arrays(cfg)
 
 
+def validation_size(n_images: int, val_images: int) -> int:
+    """How many of `n_images` training images the validation split takes: --val-images, at most a tenth."""
+    return min(val_images, n_images // 10)
+
+
 def hold_out_validation(train: ImageSplit, n: int, seed: int) -> tuple[ImageSplit, Optional[ImageSplit]]:
     """(the images to train on, a seeded random `n` of the training images, at most a tenth)."""
-    n = min(n, len(train) // 10)
+    n = validation_size(len(train), n)
     if n == 0:
         return train, None
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
