@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
-common=(--dataset fashion-mnist --perceptual-weight 0 --limit-train 8000 --eval-images 2000
+common=(--dataset fashion-mnist --blocks vaegan --perceptual-weight 0 --limit-train 8000 --eval-images 2000
         --eval-train-images 0 --no-visuals --wandb disabled)
 for kind in vector spatial4; do
   out=runs/ddim_spacing/$kind

@@ -23,7 +23,7 @@ case "$kind" in
   *) echo "$usage" >&2; exit 2 ;;
 esac
 
-[ -f "$out/checkpoints/last.pt" ] || time python train.py "${recipe[@]}" --dataset fashion-mnist \
+[ -f "$out/checkpoints/last.pt" ] || time python train.py "${recipe[@]}" --dataset fashion-mnist --blocks vaegan \
   --perceptual-weight 0 --epochs "$vae_epochs" --eval-images 2000 --eval-train-images 0 --no-visuals \
   --wandb disabled --out "$out"
 [ -f "$out/prior/last/diffusion.pt" ] || time vaegan-prior --checkpoint "$out/checkpoints/last.pt" --config "$prior"

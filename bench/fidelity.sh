@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 8,000 images x 6 epochs = 378 steps of 128; the GAN starts after 2 epochs (step 126).
-COMMON=(--dataset fashion-mnist --limit-train 8000 --limit-test 1000 --eval-train-images 0
+COMMON=(--dataset fashion-mnist --blocks vaegan --limit-train 8000 --limit-test 1000 --eval-train-images 0
         --latent 16 --use-gan --perceptual-weight 0 --epochs 6 --disc-start 126 --seed 0
         --no-visuals --wandb disabled)
 # Every setting the rows vary, at its baseline value (the "today" rows).

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=${2:-full}
-COMMON=(--dataset fashion-mnist --latent 16 --use-gan --perceptual-weight 0 --epochs 3 --seed 0
+COMMON=(--dataset fashion-mnist --blocks vaegan --latent 16 --use-gan --perceptual-weight 0 --epochs 3 --seed 0
         --no-visuals --wandb disabled
         --swd-weight 0 --disc-feature-weight 0 --no-gan-samples)  # the recipe before they became its default; rows turn them on
 case "$size" in

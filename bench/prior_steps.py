@@ -3,7 +3,7 @@ entropy of N samples per step count (and temperature), next to the model's other
 (FD between the two halves of the test split), with the wall time of each draw, side by side in one run.
 
     python bench/prior_steps.py --checkpoint runs/diffusion_prior/spatial/checkpoints/best.pt --steps 10 25 50 \
-        [--temperatures 1 0.9] [--spacings leading trailing]
+        [--temperatures 1 0.9] [--spacings leading trailing] [--samplers ddim dpm]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import vaegan
 from vaegan.checkpoint import load_checkpoint, saved_config
 from vaegan.config import build_config
 from vaegan.data import load_data
-from vaegan.diffusion_prior import SPACINGS
+from vaegan.diffusion_prior import SAMPLERS, SPACINGS
 from vaegan.fidelity import class_entropy, dataset_classifier, features_and_logits, frechet_distance
 
 
@@ -33,6 +33,8 @@ def main() -> None:
                    help="scales of the diffusion prior's starting noise, each a row per step count (default: 1)")
     p.add_argument("--spacings", nargs="+", choices=SPACINGS, default=None,
                    help="DDIM timestep spacings, each a row per step count (default: the prior's own)")
+    p.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=None,
+                   help="samplers (ddim, dpm = DPM-Solver++), each a row per step count (default: the prior's own)")
     args = p.parse_args()
 
     model = vaegan.load(args.checkpoint, "cpu")
@@ -43,23 +45,26 @@ def main() -> None:
     real, _ = features_and_logits(classifier, data.test.in_order(args.batch_size))
     half = len(real) // 2
     print(f"torch threads {torch.get_num_threads()}, {args.n} samples per row, checkpoint {args.checkpoint}")
-    print(f"{'prior':<12} {'steps':>5} {'temp':>5} {'spacing':>8} {'domain FD':>10} {'entropy':>8} {'draw s':>8}")
-    print(f"{'real halves':<12} {'':>5} {'':>5} {'':>8} {frechet_distance(real[:half], real[half:]):>10.2f}")
-    rows = [(name, None, 1.0, "") for name in model.priors() if name != "diffusion"]
+    print(f"{'prior':<12} {'steps':>5} {'temp':>5} {'spacing':>8} {'sampler':>7} {'domain FD':>10} {'entropy':>8} "
+          f"{'draw s':>8}")
+    print(f"{'real halves':<12} {'':>5} {'':>5} {'':>8} {'':>7} {frechet_distance(real[:half], real[half:]):>10.2f}")
+    rows = [(name, None, 1.0, "", "") for name in model.priors() if name != "diffusion"]
     if "diffusion" in model.priors():
         spacings = args.spacings or [model.diffusion.timestep_spacing]
-        rows += [("diffusion", k, t, s) for k in args.steps for t in args.temperatures for s in spacings]
-    for name, steps, temperature, spacing in rows:
+        samplers = args.samplers or [model.diffusion.sampler]
+        rows += [("diffusion", k, t, s, m) for m in samplers for k in args.steps for t in args.temperatures
+                 for s in spacings]
+    for name, steps, temperature, spacing, sampler in rows:
         if spacing:
-            model.diffusion.timestep_spacing = spacing
+            model.diffusion.timestep_spacing, model.diffusion.sampler = spacing, sampler
         start = time.perf_counter()
         images = torch.cat([model.sample(len(chunk), name, temperature, seed=args.seed * args.n + int(chunk[0]),
                                          steps=steps or 25).cpu()
                             for chunk in torch.arange(args.n).split(args.batch_size)])
         seconds = time.perf_counter() - start
         feats, logits = features_and_logits(classifier, images.split(args.batch_size))
-        print(f"{name:<12} {steps or '':>5} {temperature:>5.2f} {spacing:>8} {frechet_distance(real, feats):>10.2f} "
-              f"{class_entropy(logits):>8.3f} {seconds:>8.1f}")
+        print(f"{name:<12} {steps or '':>5} {temperature:>5.2f} {spacing:>8} {sampler:>7} "
+              f"{frechet_distance(real, feats):>10.2f} {class_entropy(logits):>8.3f} {seconds:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-COMMON=(--dataset fashion-mnist --no-visuals --wandb disabled)
+COMMON=(--dataset fashion-mnist --blocks vaegan --no-visuals --wandb disabled)
 UNET=(--channels 16 32 64 --perceptual-weight 0 --epochs 2 --disc-start 200 --kl-weight 1 --swd-weight 0
       --disc-feature-weight 0 --no-gan-samples)
 

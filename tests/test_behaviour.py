@@ -34,6 +34,8 @@ def test_the_gan_learns_and_moves_the_decoder(idx_dir, tmp_path):
 class ShiftModel(torch.nn.Module):
     """Encodes an image as itself (no noise) and decodes it shifted by `delta`: known errors."""
 
+    linear_output = False
+
     def __init__(self, delta: float):
         super().__init__()
         self.delta = delta

@@ -11,7 +11,7 @@ from vaegan.diffusion_prior import DiffusionPrior, build_denoiser, denoising_los
 from vaegan.logger import read_metrics
 from vaegan.prior_run import main as prior_main
 
-FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "4"]
+FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "4", "--eval-every", "2"]  # 2 steps = 1 epoch
 UNSCORED = [*FAST, "--eval-samples", "0"]  # no sample FD, so --prior auto takes the diffusion prior
 
 
@@ -70,12 +70,12 @@ def test_the_denoiser_learns_a_bimodal_latent_distribution():
 
 def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsys):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("epochs: 2\nwidth: 48\nlr: 0.002\n")
+    recipe.write_text("steps: 4\nwidth: 48\nlr: 0.002\n")
     code, err = call(["--checkpoint", str(run), "--config", str(recipe), *FAST], capsys)  # FAST's --width wins
     assert code == 0, err
     folder = run.parents[1] / "prior" / "last"
     saved = yaml.safe_load((folder / "config.yaml").read_text())
-    assert (saved["epochs"], saved["width"], saved["lr"], saved["config"]) == (2, 64, 0.002, str(recipe))
+    assert (saved["steps"], saved["width"], saved["lr"], saved["config"]) == (4, 64, 0.002, str(recipe))
     assert {"config.yaml", "log.txt", "metrics.jsonl", "samples_evolution.gif", "diffusion.pt"} <= \
         {p.name for p in folder.iterdir()}
     records = read_metrics(folder / "metrics.jsonl")
@@ -100,39 +100,43 @@ def test_vaegan_prior_writes_a_run_that_every_program_finds(run, tmp_path, capsy
     assert not torch.equal(own, model.latents(6, "diffusion", seed=3, steps=7))
 
 
-def test_vaegan_prior_resumes_exactly(run, tmp_path, capsys):
+def test_vaegan_prior_resumes_exactly_and_resume_extends_the_step_budget(run, tmp_path, capsys):
     straight = tmp_path / "straight"
     shutil.copytree(run.parents[1], straight)
-    assert call(["--checkpoint", str(straight / "checkpoints" / "last.pt"), "--epochs", "2", *FAST], capsys)[0] == 0
-    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
-    assert call(["--checkpoint", str(run), "--epochs", "2", "--resume", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(straight / "checkpoints" / "last.pt"), "--steps", "4", *FAST], capsys)[0] == 0
+    # Stopped after step 3, in the middle of the second pass over the latents (2 steps each); then extended.
+    assert call(["--checkpoint", str(run), "--steps", "3", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--steps", "4", "--resume", *FAST], capsys)[0] == 0
     a, b = (torch.load(r / "prior" / "last" / "diffusion.pt", weights_only=True)
             for r in (straight, run.parents[1]))
-    assert a["step"] == b["step"]
+    assert a["step"] == b["step"] == 4
     for key, value in a["prior"]["denoiser"].items():
         assert torch.equal(value, b["prior"]["denoiser"][key]), key
-    assert [r["epoch"] for r in read_metrics(run.parents[1] / "prior" / "last" / "metrics.jsonl")] == [1, 2]
+    records = read_metrics(run.parents[1] / "prior" / "last" / "metrics.jsonl")
+    assert [(r["step"], r["epoch"]) for r in records] == [(2, 1), (3, 1.5), (4, 2)]
+    log = (run.parents[1] / "prior" / "last" / "log.txt").read_text()
+    assert "training 4 steps of batch 32 (2.0 passes over the latents)" in log and "resumed from" in log
 
 
 def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
-    assert call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)[0] == 0
-    code, err = call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)
+    assert call(["--checkpoint", str(run), "--steps", "2", *UNSCORED], capsys)[0] == 0
+    code, err = call(["--checkpoint", str(run), "--steps", "2", *UNSCORED], capsys)
     assert code == 2 and "already holds a prior" in err and len(err.strip().splitlines()) == 1
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
     code, err = call(["--checkpoint", str(foreign)], capsys)
     assert code == 2 and "not a vaegan training checkpoint" in err
-    code, err = call(["--checkpoint", str(run), "--epochs", "0"], capsys)
+    code, err = call(["--checkpoint", str(run), "--steps", "0"], capsys)
     assert code == 2 and "must be >= 1" in err
-    for text, message in [("epochs: 2\nout: x\n", "'out' is not a vaegan-prior recipe key"),
-                          ("epochs: 2.5\n", "epochs must be an integer"), ("lr: fast\n", "lr must be a number")]:
+    for text, message in [("steps: 2\nout: x\n", "'out' is not a vaegan-prior recipe key"),
+                          ("steps: 2.5\n", "steps must be an integer"), ("lr: fast\n", "lr must be a number")]:
         (tmp_path / "bad.yaml").write_text(text)
         code, err = call(["--checkpoint", str(run), "--config", str(tmp_path / "bad.yaml")], capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, capsys):
-    assert call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--steps", "2", *UNSCORED], capsys)[0] == 0
     state = torch.load(run, weights_only=True)  # the model trains on: its prior no longer fits it
     state["step"] += 1
     torch.save(state, run)
@@ -147,9 +151,9 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
                         "--out", str(tmp_path / "s.png")]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "left out" in line]
     assert len(warned) == 1 and warned[0].startswith("warning: ") and (tmp_path / "s.png").is_file()
-    code, err = call(["--checkpoint", str(run), "--epochs", "1", "--resume", *UNSCORED], capsys)
+    code, err = call(["--checkpoint", str(run), "--steps", "2", "--resume", *UNSCORED], capsys)
     assert code == 2 and "run without --resume" in err and len(err.strip().splitlines()) == 1
-    assert call(["--checkpoint", str(run), "--epochs", "1", *UNSCORED], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--steps", "2", *UNSCORED], capsys)[0] == 0
     prior = run.parents[1] / "prior" / "last"
     assert "training a new prior" in (prior / "log.txt").read_text()
     assert torch.load(prior / "diffusion.pt", weights_only=True)["vae_step"] == state["step"]
@@ -169,7 +173,7 @@ def test_unlabelled_data_scores_samples_without_the_class_entropy(tmp_path, caps
                        "--wandb", "disabled", *TINY]) == 0
     capsys.readouterr()
     checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
-    assert call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "10", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", checkpoint, "--steps", "2", "--eval-samples", "10", *FAST], capsys)[0] == 0
     record, = read_metrics(tmp_path / "run" / "prior" / "last" / "metrics.jsonl")
     # The FD in the rotation classifier's features; no class entropy without classes.
     assert record["val/domain_fd_samples_diffusion"] > 0 and not [k for k in record if "entropy" in k]
@@ -178,7 +182,7 @@ def test_unlabelled_data_scores_samples_without_the_class_entropy(tmp_path, caps
 def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys):
     from vaegan.export import main as export_main
 
-    assert call(["--checkpoint", str(run), "--epochs", "1", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--steps", "2", *FAST], capsys)[0] == 0
     assert export_main(["--checkpoint", str(run), "--out", str(tmp_path / "exported")]) == 0
     assert (tmp_path / "exported" / "diffusion.safetensors").is_file()
     exported, original = vaegan.load(tmp_path / "exported", "cpu"), vaegan.load(run, "cpu")
@@ -191,18 +195,18 @@ def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys
 
 def test_resume_keeps_the_saved_settings_and_refuses_other_ones(run, tmp_path, capsys):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("epochs: 1\nwidth: 48\nsampling_steps: 3\n")
+    recipe.write_text("steps: 2\nwidth: 48\nsampling_steps: 3\n")
     assert call(["--checkpoint", str(run), "--config", str(recipe), "--eval-samples", "0"], capsys)[0] == 0
     path = run.parents[1] / "prior" / "last" / "diffusion.pt"
     state = torch.load(path, weights_only=True)
     state["prior"]["mean"] += 1.0  # so that a recomputed standardisation would show
     torch.save(state, path)
-    code, err = call(["--checkpoint", str(run), "--epochs", "2", "--resume", "--lr", "0.01"], capsys)
+    code, err = call(["--checkpoint", str(run), "--steps", "4", "--resume", "--lr", "0.01"], capsys)
     assert code == 2 and "lr: 0.001 in the prior, 0.01 now" in err and len(err.strip().splitlines()) == 1
     # Without the recipe: its width and step count are the saved ones, not the defaults.
-    assert call(["--checkpoint", str(run), "--epochs", "2", "--resume", "--eval-samples", "0"], capsys)[0] == 0
+    assert call(["--checkpoint", str(run), "--steps", "4", "--resume", "--eval-samples", "0"], capsys)[0] == 0
     resumed = torch.load(path, weights_only=True)
-    assert (resumed["epoch"], resumed["prior"]["width"], resumed["prior"]["sampling_steps"]) == (2, 48, 3)
+    assert (resumed["step"], resumed["prior"]["width"], resumed["prior"]["sampling_steps"]) == (4, 48, 3)
     assert torch.equal(resumed["prior"]["mean"], state["prior"]["mean"])
     assert yaml.safe_load((path.parent / "config.yaml").read_text())["width"] == 48
 
@@ -216,7 +220,7 @@ def test_the_prior_encodes_the_models_training_images_and_scores_on_its_validati
             "--wandb", "disabled", *TINY]
     assert train_main([*base, "--limit-train", "100", "--out", str(tmp_path / "run")]) == 0
     checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
-    assert call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "20", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", checkpoint, "--steps", "2", "--eval-samples", "20", *FAST], capsys)[0] == 0
     folder = tmp_path / "run" / "prior" / "last"
     assert "prior: 90 latents" in (folder / "log.txt").read_text()  # 100 images less 10 held out
     record, = read_metrics(folder / "metrics.jsonl")
@@ -224,9 +228,9 @@ def test_the_prior_encodes_the_models_training_images_and_scores_on_its_validati
     assert train_main([*base, "--val-images", "0", "--out", str(tmp_path / "noval")]) == 0
     capsys.readouterr()
     checkpoint = str(tmp_path / "noval" / "checkpoints" / "last.pt")
-    code, err = call(["--checkpoint", checkpoint, "--epochs", "1", "--eval-samples", "20", *FAST], capsys)
+    code, err = call(["--checkpoint", checkpoint, "--steps", "2", "--eval-samples", "20", *FAST], capsys)
     assert code == 2 and "no validation split" in err and len(err.strip().splitlines()) == 1
-    assert call(["--checkpoint", checkpoint, "--epochs", "1", *FAST], capsys)[0] == 0
+    assert call(["--checkpoint", checkpoint, "--steps", "2", *FAST], capsys)[0] == 0
     record, = read_metrics(tmp_path / "noval" / "prior" / "last" / "metrics.jsonl")
     assert not [k for k in record if "domain_fd" in k]
 
@@ -255,3 +259,24 @@ def test_ddim_samples_with_the_spacing_the_prior_keeps():
     assert kept.timestep_spacing == "trailing"
     legacy = {k: v for k, v in kept.state_dict().items() if k != "timestep_spacing"}
     assert DiffusionPrior.from_state_dict(legacy).timestep_spacing == "leading"
+
+
+def test_dpm_solver_samples_standardised_latents_and_is_kept_with_the_prior():
+    """DPM-Solver++ with the exact noise predictor of N(0, I) latents draws N(0, I) too; the sampler
+    round-trips through the prior's state; the command line's list of samplers is the module's."""
+    from vaegan.diffusion_prior import SAMPLERS
+    from vaegan.prior_run import SAMPLERS as CLI_SAMPLERS
+
+    assert CLI_SAMPLERS == SAMPLERS
+
+    def prior(sampler, denoiser=None):
+        return DiffusionPrior(denoiser or _ExactNoisePredictor(), torch.zeros(1, 8), torch.ones(1, 8), (8,), 16, 0,
+                              sampler=sampler)
+
+    draws = prior("dpm").sample(4000, torch.Generator().manual_seed(0), steps=10)
+    assert 0.9 < draws.std().item() < 1.05 and abs(draws.mean().item()) < 0.05
+    ddim = prior("ddim").sample(4000, torch.Generator().manual_seed(0), steps=10)
+    assert not torch.allclose(draws, ddim)  # another integrator: not the same draws
+    state = prior("dpm", build_denoiser((8,), 16)).state_dict()
+    assert DiffusionPrior.from_state_dict(state).sampler == "dpm"
+    assert DiffusionPrior.from_state_dict({k: v for k, v in state.items() if k != "sampler"}).sampler == "ddim"

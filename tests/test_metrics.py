@@ -104,6 +104,7 @@ class PriorPosteriorModel(torch.nn.Module):
     """q(z|x) = p(z) = N(0, I) and a decoder that ignores z: every importance weight is p(x|z) = const."""
 
     latent_dims = (3,)
+    linear_output = False
 
     def __init__(self, logits: torch.Tensor):
         super().__init__()

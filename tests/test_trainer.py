@@ -199,7 +199,7 @@ def test_under_bf16_every_network_of_the_step_runs_in_bf16_and_every_loss_in_fp3
             seen.setdefault(name, set()).add(output.dtype)
         return hook
 
-    trainer.model.encoder.net[0].register_forward_hook(record("encoder"))
+    trainer.model.encoder.conv_in.register_forward_hook(record("encoder"))
     trainer.model.decoder.conv_out.register_forward_hook(record("decoder"))
     trainer.loss_fn.discriminator.net[0].register_forward_hook(record("discriminator"))
     trainer.loss_fn.perceptual.net.slice1.register_forward_hook(record("lpips_vgg"))

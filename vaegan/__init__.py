@@ -7,3 +7,12 @@ def load(path, device: str = "auto"):
     from .api import load as load_model
 
     return load_model(path, device)
+
+
+def __getattr__(name: str):
+    # Imported on first use: diffusers' import takes seconds, which `import vaegan` should not.
+    if name == "LatentPriorPipeline":
+        from .pipeline import LatentPriorPipeline
+
+        return LatentPriorPipeline
+    raise AttributeError(f"module 'vaegan' has no attribute {name!r}")

@@ -14,7 +14,8 @@ from .config import FIELDS, RESUME_MAY_CHANGE, Config, ConfigError, build_config
 FROM_DATA = ("image_channels", "image_size", "channels")  # None in a request: filled in from the data
 # What checkpoints written before a key existed were trained with (every run was 1x28x28 then).
 LEGACY = {"disc_arch": "wide", "ema_decay": 0.0, "image_channels": 1, "image_size": 28, "swd_weight": 0.0,
-          "disc_feature_weight": 0.0, "gan_samples": False, "val_images": 0, "best_metric": "val/mse"}
+          "disc_feature_weight": 0.0, "gan_samples": False, "val_images": 0, "best_metric": "val/mse",
+          "blocks": "vaegan", "decoder_output": "sigmoid"}
 RENAMED = {"val_fraction": "test_fraction"}  # old key -> its name now
 
 

@@ -97,6 +97,16 @@ def parse_train_request(argv: Optional[Sequence[str]] = None) -> tuple[list[Conf
         for key, value in merged.items():  # a bad file value is an error even where a flag overrides it
             check_value(key, value)
         given = frozenset(merged) | frozenset(args)
+        source = {**merged, **args}.get("init_from")
+        if source:  # the model's fields are the AutoencoderKL's, set as if by flags
+            from .autoencoder_kl import with_autoencoder_fields
+
+            settings = {**merged, **args}
+            if len(settings.get("latent") or [0]) > 1:
+                raise ConfigError("--init-from trains the AutoencoderKL's own latent: one run, no --latent sweep")
+            settings["latent"] = (settings.get("latent") or [None])[0]
+            merged, args = {}, with_autoencoder_fields(settings, source)
+            args["latent"] = [args["latent"]]
         latents = args.pop("latent", None) or [merged.get("latent", Config.latent)]
         if len(latents) > 1 and "out" in {**merged, **args} and {**merged, **args}["out"]:
             raise ConfigError("--out names one folder; leave it out when sweeping several --latent sizes")

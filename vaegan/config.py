@@ -80,11 +80,26 @@ class Config:
     attn_resolutions: Optional[list] = opt(None, "unet: also add self-attention at these feature-map sizes "
                                                  "(px); the lowest level always has it")
     num_res_blocks: int = opt(1, "unet: residual blocks per level", minimum=1)
-    attn_heads: int = opt(4, "unet: heads of the mid-block self-attention", minimum=1)
+    attn_heads: int = opt(4, "unet --blocks vaegan: heads of the self-attention (diffusers' blocks use one, "
+                             "as AutoencoderKL)", minimum=1)
+    blocks: str = opt("diffusers", "unet: whose blocks build it: diffusers = AutoencoderKL's Encoder / Decoder "
+                                   "(exports to diffusers, --init-from); vaegan = this package's own, which "
+                                   "checkpoints trained with them load into", choices=("diffusers", "vaegan"))
+    decoder_output: Optional[str] = opt(None, "how the decoder's output becomes images: sigmoid (logits; any "
+                                              "--recon-loss; the closest reconstructions measured) or linear "
+                                              "((out + 1) / 2: diffusers' [-1, 1] convention, which a spatial "
+                                              "model needs to export as an AutoencoderKL) (default: linear with "
+                                              "--init-from, else sigmoid)", choices=("sigmoid", "linear"))
+    norm_groups: int = opt(8, "unet --blocks diffusers: GroupNorm groups (Stable Diffusion's VAE uses 32)",
+                           minimum=1)
+    quant_conv: bool = opt(False, "unet --blocks diffusers, spatial latent: 1x1 convs on the moments and on z, "
+                                  "as Stable Diffusion's VAE has")
     hidden: int = opt(400, "mlp: hidden width; conv: width of the dense layer", minimum=1)
     # loss
-    recon_loss: str = opt("bce", "reconstruction loss, summed over pixels per image",
-                          choices=("bce", "mse", "l1"))
+    recon_loss: Optional[str] = opt(None, "reconstruction loss, summed over pixels per image (default: bce for "
+                                          "a sigmoid decoder; l1 for a linear one, whose reconstructions "
+                                          "measured closer to the data than with mse)",
+                                    choices=("bce", "mse", "l1"))
     kl_weight: float = opt(0.03, "beta: weight of the per-image KL (nats). 1 trains on the true ELBO; 0.03 gave the "
                                  "best sample fidelity (docs/results.md). Evaluation reports the true ELBO either way",
                            minimum=0)
@@ -129,6 +144,14 @@ class Config:
                                               "means against an MLP critic that tells them from N(0, I) draws "
                                               "(adversarial autoencoder); the critic trains with the PatchGAN "
                                               "(from --disc-start, same optimizer); 0 turns it off", minimum=0)
+    # start from a diffusers VAE
+    init_from: Optional[str] = opt(None, "start from a diffusers AutoencoderKL: a local folder (its config.json "
+                                         "and weights, or a pipeline folder with vae/) or a Hugging Face Hub id; "
+                                         "the model's shape comes from its config (a spatial latent on diffusers' "
+                                         "blocks, linear output) and its weights are the first step's")
+    train: str = opt("all", "which weights train: all, or decoder (the encoder, and so the latent space, "
+                            "frozen: fine-tuning a VAE whose latents a diffusion model already uses)",
+                     choices=("all", "decoder"))
     # optimisation
     optimizer: str = opt("adam", "optimizer for both networks", choices=("adam", "adamw"))
     lr: float = opt(1e-3, "learning rate of the VAE", minimum=0, exclusive=True)
@@ -217,6 +240,10 @@ class Config:
             self.gan_samples = measured and self.latent >= 16
         if self.best_metric is None:
             self.best_metric = "val/domain_fd_recon" if self.use_gan else "val/mse"
+        if self.decoder_output is None:
+            self.decoder_output = "linear" if self.init_from else "sigmoid"
+        if self.recon_loss is None:
+            self.recon_loss = "l1" if self.decoder_output == "linear" else "bce"
 
     def run_dir(self) -> Path:
         if self.out:
@@ -245,8 +272,9 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 GROUPS: dict[str, tuple[str, ...]] = {
     "Data": ("dataset", "data_dir", "image_size", "image_channels", "test_fraction", "val_images", "split_seed",
              "limit_train", "limit_test", "data_memory_mb", "workers"),
-    "Model": ("arch", "latent", "latent_shape", "channels", "attn_resolutions", "num_res_blocks", "attn_heads",
-              "hidden"),
+    "Model": ("arch", "latent", "latent_shape", "channels", "attn_resolutions", "num_res_blocks", "blocks",
+              "decoder_output", "norm_groups", "quant_conv", "attn_heads", "hidden"),
+    "Start from a diffusers VAE": ("init_from", "train"),
     "Loss: reconstruction, KL and codes": ("recon_loss", "kl_weight", "kl_warmup_steps", "perceptual_weight",
                                            "lpips_backbone", "mmd_weight", "swd_weight"),
     "Loss: adversarial": ("use_gan", "disc_loss", "disc_start", "disc_weight", "disc_arch", "disc_channels",
@@ -326,13 +354,10 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("--disc-feature-weight needs --use_gan (the features are the discriminator's)")
     if cfg.ema_decay >= 1:
         raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {cfg.ema_decay}")
-    if cfg.arch == "unet" and cfg.channels is not None:
-        if len(cfg.channels) < 2:
-            raise ConfigError(f"channels must list at least 2 levels, got {cfg.channels}")
-        if any(c % 8 for c in cfg.channels):
-            raise ConfigError(f"channels must be multiples of 8 (GroupNorm groups), got {cfg.channels}")
-        if cfg.channels[-1] % cfg.attn_heads:
-            raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
+    check_unet(cfg)
+    if cfg.recon_loss == "bce" and cfg.decoder_output == "linear":
+        raise ConfigError("--recon-loss bce needs --decoder-output sigmoid (a linear decoder's images are not "
+                          "probabilities): use mse or l1")
     if cfg.best_metric == "val/lpips" and cfg.perceptual_weight == 0:
         raise ConfigError("--best-metric val/lpips is never measured with --perceptual-weight 0; pick another")
     if cfg.best_metric == "val/domain_fd_samples" and cfg.latent_shape == "spatial":
@@ -345,6 +370,26 @@ def validate(cfg: Config) -> Config:
     if cfg.image_size is not None:
         check_image_spec(cfg)
     return cfg
+
+
+def check_unet(cfg: Config) -> None:
+    """The U-Net settings that fit together: levels, GroupNorm groups, heads, the diffusers-only knobs."""
+    diffusers = cfg.arch == "unet" and cfg.blocks == "diffusers"
+    groups = cfg.norm_groups if diffusers else 8
+    if cfg.arch == "unet" and cfg.channels is not None:
+        if len(cfg.channels) < 2:
+            raise ConfigError(f"channels must list at least 2 levels, got {cfg.channels}")
+        if any(c % groups for c in cfg.channels):
+            raise ConfigError(f"channels must be multiples of {groups} (GroupNorm groups), got {cfg.channels}")
+        if not diffusers and cfg.channels[-1] % cfg.attn_heads:
+            raise ConfigError(f"attn_heads ({cfg.attn_heads}) must divide the last level's channels")
+    if not diffusers and (cfg.norm_groups != 8 or cfg.quant_conv):
+        raise ConfigError("--norm-groups and --quant-conv need --arch unet --blocks diffusers")
+    if cfg.quant_conv and cfg.latent_shape != "spatial":
+        raise ConfigError("--quant-conv needs a spatial latent")
+    if cfg.init_from and not (diffusers and cfg.latent_shape == "spatial" and cfg.decoder_output == "linear"):
+        raise ConfigError("--init-from builds an AutoencoderKL: --arch unet --blocks diffusers, a spatial latent "
+                          "and --decoder-output linear")
 
 
 def auto_channels(size: int) -> list[int]:

@@ -9,11 +9,12 @@ DDPM schedule; sampling runs DDIM with as few steps as the caller asks for.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, SchedulerMixin, UNet2DModel
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import nn
 
@@ -26,6 +27,10 @@ SCHEDULE = "squaredcos_cap_v2"  # the cosine schedule: less of the chain spent o
 # zero-terminal-SNR schedule with v-prediction (Lin et al. 2024), which this prior does not train.
 SPACING = "leading"
 SPACINGS = ("leading", "trailing")
+# How the few sampling steps integrate the reverse process: "ddim" (deterministic DDIM) or "dpm"
+# (DPM-Solver++, second order multistep, Lu et al. 2022: its higher order is meant to need fewer steps).
+SAMPLER = "ddim"
+SAMPLERS = ("ddim", "dpm")
 
 
 class MLPDenoiser(nn.Module):
@@ -52,28 +57,57 @@ class MLPDenoiser(nn.Module):
 
 
 class SpatialDenoiser(nn.Module):
-    """diffusers' UNet2DModel on C x h x w latents, zero-padded to a multiple of 2 (7 x 7 -> 8 x 8) so
-    its one down-sampling halves cleanly; the padding is cropped off the prediction."""
+    """diffusers' UNet2DModel on C x h x w latents, zero-padded to its `sample_size` (a multiple of 2:
+    7 x 7 -> 8 x 8) so its one down-sampling halves cleanly; the padding is cropped off the prediction.
 
-    def __init__(self, channels: int, size: int, width: int = 64):
+    Parameters:
+        unet: the noise predictor (`spatial_unet`, or one read back from an exported pipeline).
+        size: the latents' side (h = w).
+    """
+
+    def __init__(self, unet: UNet2DModel, size: int):
         super().__init__()
-        self.size, self.padded = size, size + size % 2
-        self.unet = UNet2DModel(sample_size=self.padded, in_channels=channels, out_channels=channels,
-                                layers_per_block=2, block_out_channels=(width, 2 * width),
-                                down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                                up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=min(32, width // 2))
+        self.unet, self.size = unet, size
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        pad = self.padded - self.size
+        pad = self.unet.config.sample_size - self.size
         out = self.unet(F.pad(x, (0, pad, 0, pad)), t).sample
         return out[..., :self.size, :self.size]
+
+
+def spatial_unet(channels: int, size: int, width: int) -> UNet2DModel:
+    """The spatial prior's UNet2DModel: two levels (width, 2 x width), attention on the lower one."""
+    return UNet2DModel(sample_size=size + size % 2, in_channels=channels, out_channels=channels,
+                       layers_per_block=2, block_out_channels=(width, 2 * width),
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                       up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=min(32, width // 2))
 
 
 def build_denoiser(latent_dims: tuple[int, ...], width: int) -> nn.Module:
     if len(latent_dims) == 1:
         return MLPDenoiser(latent_dims[0], width)
     channels, size, _ = latent_dims
-    return SpatialDenoiser(channels, size, width)
+    return SpatialDenoiser(spatial_unet(channels, size, width), size)
+
+
+def sampling_scheduler(timestep_spacing: str, sampler: str = SAMPLER) -> SchedulerMixin:
+    """The sampler of the training schedule (DDIM or DPM-Solver++), its timesteps placed by
+    `timestep_spacing`; a fresh one per sampling call (DPM-Solver keeps its last outputs)."""
+    if sampler == "dpm":
+        return DPMSolverMultistepScheduler.from_config(noise_schedule().config, timestep_spacing=timestep_spacing,
+                                                       algorithm_type="dpmsolver++", solver_order=2)
+    return DDIMScheduler.from_config(noise_schedule().config, timestep_spacing=timestep_spacing)
+
+
+def sample_loop(denoiser: nn.Module, scheduler: SchedulerMixin, noise: torch.Tensor, steps: int) -> torch.Tensor:
+    """Standardised latents from `noise` by `steps` deterministic steps of `scheduler` with `denoiser`."""
+    with warnings.catch_warnings():  # DPM-Solver's set_timesteps trips numpy 2's __array__ copy notice
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scheduler.set_timesteps(steps)
+    x = noise
+    for t in scheduler.timesteps:
+        x = scheduler.step(denoiser(x, t.to(x.device)), t, x).prev_sample
+    return x
 
 
 def noise_schedule() -> DDPMScheduler:
@@ -104,11 +138,12 @@ class DiffusionPrior:
 
     def __init__(self, denoiser: nn.Module, mean: torch.Tensor, std: torch.Tensor, latent_dims: tuple[int, ...],
                  width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None, sampling_steps: int = 25,
-                 timestep_spacing: str = SPACING):
+                 timestep_spacing: str = SPACING, sampler: str = SAMPLER):
         self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
         self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
         self.sampling_steps = sampling_steps  # DDIM steps when the caller names none: its recipe's
         self.timestep_spacing = timestep_spacing  # the spacing its sample_fd was measured with
+        self.sampler = sampler  # and the sampler
         # Domain FD of this prior's samples and of the model's other priors', measured by vaegan-prior
         # on the same images: what `--prior auto` chooses by. Empty when nothing was scored
         # (--eval-samples 0, or a model without a validation split).
@@ -125,12 +160,9 @@ class DiffusionPrior:
                steps: Optional[int] = None) -> torch.Tensor:
         """n latents [n, *latent_dims] on the CPU, by `steps` DDIM steps (default: its own
         `sampling_steps`) from noise scaled by `temperature`."""
-        device = self.mean.device
-        scheduler = DDIMScheduler.from_config(noise_schedule().config, timestep_spacing=self.timestep_spacing)
-        scheduler.set_timesteps(steps or self.sampling_steps)
-        x = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(device)
-        for t in scheduler.timesteps:
-            x = scheduler.step(self.denoiser(x, t.to(device)), t, x).prev_sample
+        noise = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(self.mean.device)
+        scheduler = sampling_scheduler(self.timestep_spacing, self.sampler)
+        x = sample_loop(self.denoiser, scheduler, noise, steps or self.sampling_steps)
         return (x * self.std + self.mean).cpu()
 
     def to(self, device: torch.device) -> "DiffusionPrior":
@@ -142,7 +174,7 @@ class DiffusionPrior:
         return {"kind": self.kind, "denoiser": self.denoiser.state_dict(), "mean": self.mean.cpu(),
                 "std": self.std.cpu(), "latent_dims": list(self.latent_dims), "width": self.width,
                 "vae_step": self.vae_step, "sample_fd": self.sample_fd, "sampling_steps": self.sampling_steps,
-                "timestep_spacing": self.timestep_spacing}
+                "timestep_spacing": self.timestep_spacing, "sampler": self.sampler}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "DiffusionPrior":
@@ -151,4 +183,4 @@ class DiffusionPrior:
         denoiser.load_state_dict(state["denoiser"])
         return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"],
                    state.get("sample_fd"), state.get("sampling_steps", 25),
-                   state.get("timestep_spacing", "leading"))  # priors saved before the key: "leading"
+                   state.get("timestep_spacing", "leading"), state.get("sampler", "ddim"))  # defaults: keys it predates

@@ -1,10 +1,15 @@
 """`vaegan-export --checkpoint … --out DIR`: a trained model as weights only, loadable without pickle.
 
-DIR gets `model.safetensors` (the EMA weights when the run kept them), `config.json`, when the
-run fitted one `prior.safetensors` (the Gaussian mixture prior), and when vaegan-prior trained one
-for this checkpoint `diffusion.safetensors` (the diffusion prior). `vaegan.load(DIR)` and
-`vaegan-sample DIR` read it back. `--push-to-hub REPO` uploads the folder with `huggingface_hub`
-(an optional dependency).
+--format safetensors (default): DIR gets `model.safetensors` (the EMA weights when the run kept
+them), `config.json`, when the run fitted one `prior.safetensors` (the Gaussian mixture prior), and
+when vaegan-prior trained one for this checkpoint `diffusion.safetensors` (the diffusion prior).
+`vaegan.load(DIR)` and `vaegan-sample DIR` read it back.
+
+--format diffusers (a spatial latent on diffusers' blocks with a linear decoder): DIR/vae/ is a
+diffusers AutoencoderKL whose config carries the latents' scale; with a diffusion prior DIR is also
+a `vaegan.LatentPriorPipeline` (DIR/unet/, DIR/scheduler/, model_index.json). docs/diffusers.md.
+
+`--push-to-hub REPO` uploads the folder with `huggingface_hub` (an optional dependency).
 """
 from __future__ import annotations
 
@@ -50,12 +55,71 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
         tensors = {**{f"denoiser.{k}": v.contiguous() for k, v in state["denoiser"].items()},
                    "mean": state["mean"].contiguous(), "std": state["std"].contiguous()}
         meta = {k: json.dumps(state[k]) for k in ("latent_dims", "width", "vae_step", "sample_fd", "sampling_steps",
-                                                     "timestep_spacing")}
+                                                     "timestep_spacing", "sampler")}
         atomic_write(diffusion_path, lambda f: f.write(save(tensors, metadata=meta)))
         written.append(diffusion_path)
     elif diffusion_path.is_file():
         diffusion_path.unlink()
     return written
+
+
+DIFFUSERS_ENTRIES = ("vae", "unet", "scheduler", "model_index.json")
+
+
+def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_dir: Optional[str] = None,
+                     scale_images: int = 2000) -> list[Path]:
+    """Write the model as a diffusers AutoencoderKL in `out`/vae (and, with a diffusion prior, the
+    LatentPriorPipeline around it). The latents' statistics are the prior's standardisation when it
+    has one, else measured on the posterior means of the first `scale_images` training images.
+    Returns the entries written."""
+    import shutil
+
+    from .api import load
+    from .autoencoder_kl import as_autoencoder_kl, latent_statistics
+    from .diffusion_prior import sampling_scheduler
+    from .models import UNetVAE
+
+    model = load(checkpoint, device="cpu")
+    if not isinstance(model.vae, UNetVAE) or not model.vae.spatial or not model.vae.linear_output:
+        raise ConfigError("--format diffusers needs a spatial latent on diffusers' blocks with --decoder-output "
+                          "linear (this model has no AutoencoderKL form); --format safetensors exports it")
+    prior = model.diffusion
+    mean, std = (prior.mean, prior.std) if prior is not None else training_latent_spread(model, data_dir, scale_images)
+    autoencoder = as_autoencoder_kl(model.vae, latent_statistics(mean, std))
+    out = Path(out)
+    staging = out.with_name(out.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    if prior is not None:
+        from .pipeline import LatentPriorPipeline
+
+        LatentPriorPipeline(autoencoder, prior.denoiser.unet, sampling_scheduler(prior.timestep_spacing, prior.sampler),
+                            prior.sampling_steps).save_pretrained(staging)
+    else:
+        autoencoder.save_pretrained(staging / "vae")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in DIFFUSERS_ENTRIES:  # the new export replaces every diffusers entry of an earlier one
+        old = out / name
+        shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
+        if (staging / name).exists():
+            (staging / name).rename(old)
+    shutil.rmtree(staging)
+    return [out / name for name in DIFFUSERS_ENTRIES if (out / name).exists()]
+
+
+def training_latent_spread(model, data_dir: Optional[str], n: int):
+    """Per-channel (mean, std) of the posterior means of the model's first `n` training images."""
+    import dataclasses
+
+    from .data import load_data
+    from .diffusion_prior import standardiser
+    from .prior import posterior_means
+
+    cfg = dataclasses.replace(model.config, limit_train=min(n, model.config.limit_train or n),
+                              **({"data_dir": data_dir} if data_dir else {}))
+    train = load_data(cfg).train.to(model.device)
+    latents = posterior_means(model.vae, train.in_order(500))  # fp32: a statistic the export keeps
+    print(f"scaling_factor from the posterior means of {len(train)} training images")
+    return standardiser(latents)
 
 
 def push_to_hub(folder: Path, repo: str) -> str:
@@ -73,7 +137,16 @@ def push_to_hub(folder: Path, repo: str) -> str:
 def export_parser() -> OneLineParser:
     p = OneLineParser(prog="vaegan-export", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="a vaegan checkpoint (last.pt / best.pt)")
-    p.add_argument("--out", required=True, help="folder to write model.safetensors, config.json, prior.safetensors")
+    p.add_argument("--out", required=True, help="folder to write the export to")
+    p.add_argument("--format", choices=("safetensors", "diffusers"), default="safetensors",
+                   help="safetensors: model.safetensors, config.json and the priors, for vaegan.load; diffusers: "
+                        "an AutoencoderKL in OUT/vae (and a LatentPriorPipeline with a diffusion prior) "
+                        "(default: safetensors)")
+    p.add_argument("--data-dir", help="--format diffusers without a diffusion prior: where the model's training "
+                                      "images are now, to measure the latents' scale (default: as in training)")
+    p.add_argument("--scale-images", type=int, default=2000, metavar="N",
+                   help="--format diffusers without a diffusion prior: training images whose latents give the "
+                        "scaling factor (default: 2000)")
     p.add_argument("--push-to-hub", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
     return p
 
@@ -81,8 +154,13 @@ def export_parser() -> OneLineParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = export_parser().parse_args(argv)
 
+    if args.scale_images < 1:
+        export_parser().error("--scale-images must be >= 1")
+
     def go() -> int:
-        for path in export(args.checkpoint, args.out):
+        written = (export(args.checkpoint, args.out) if args.format == "safetensors" else
+                   export_diffusers(args.checkpoint, args.out, args.data_dir, args.scale_images))
+        for path in written:
             print(f"wrote {path}")
         if args.push_to_hub:
             print(f"pushed to {push_to_hub(Path(args.out), args.push_to_hub)}")

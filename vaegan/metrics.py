@@ -37,10 +37,11 @@ def log_normaliser(kind: str, dims: int) -> float:
     return {"bce": 0.0, "mse": 0.5 * dims * math.log(math.pi), "l1": dims * math.log(2.0)}[kind]
 
 
-def log_px_given_z(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Per-image log p(x|z) for decoder `logits` [..., C, H, W] and images broadcast to them."""
+def log_px_given_z(kind: str, logits: torch.Tensor, x: torch.Tensor, linear: bool = False) -> torch.Tensor:
+    """Per-image log p(x|z) for decoder outputs `logits` [..., C, H, W] (`linear`: [-1, 1] images)
+    and images broadcast to them."""
     x = x.expand_as(logits)
-    return -rec_per_image(kind, logits, x) - log_normaliser(kind, x.shape[-3:].numel())
+    return -rec_per_image(kind, logits, x, linear) - log_normaliser(kind, x.shape[-3:].numel())
 
 
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -57,7 +58,7 @@ def importance_weighted_bound(model: VAE, x: torch.Tensor, kind: str, k: int,
         n = min(chunk, k - start)
         z = mu.unsqueeze(0) + torch.randn((n, *mu.shape), device=mu.device) * torch.exp(0.5 * logvar)
         logits = model.decode(z.flatten(0, 1)).float().unflatten(0, (n, len(x)))
-        log_w.append(log_px_given_z(kind, logits, x.unsqueeze(0))
+        log_w.append(log_px_given_z(kind, logits, x.unsqueeze(0), model.linear_output)
                      + _log_normal(z, torch.zeros_like(mu), torch.zeros_like(logvar))
                      - _log_normal(z, mu, logvar))
     return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
@@ -70,7 +71,7 @@ def elbo(model: VAE, x: torch.Tensor, kind: str, samples: int = 1) -> torch.Tens
     kl = kl_per_image(mu, logvar)
     z = mu.unsqueeze(0) + torch.randn((samples, *mu.shape), device=mu.device) * torch.exp(0.5 * logvar)
     logits = model.decode(z.flatten(0, 1)).float().unflatten(0, (samples, len(x)))
-    return log_px_given_z(kind, logits, x.unsqueeze(0)).mean(0) - kl
+    return log_px_given_z(kind, logits, x.unsqueeze(0), model.linear_output).mean(0) - kl
 
 
 EVAL_SEED = 1234
@@ -92,7 +93,7 @@ def split_metrics(model: VAE, loss_fn: VAEGANLoss, split: ImageSplit, batch_size
             with autocast(device, amp_dtype):
                 mu, logvar = model.encode(x)
                 z = reparameterize(mu, logvar)
-                sampled = VAEOutput(model.decode(z), mu, logvar, z)
+                sampled = VAEOutput(model.decode(z), mu, logvar, z, linear=model.linear_output)
                 recon = model.decode_images(mu)
                 terms = loss_fn.terms(x, sampled)  # LPIPS's VGG in the autocast dtype, its maths in fp32
             terms["mse"] = (recon - x).pow(2).flatten(1).mean(1)

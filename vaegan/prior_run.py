@@ -3,7 +3,7 @@
 The frozen (EMA) encoder encodes the training images (the validation split stays held out) into
 posterior means; a denoiser learns them (vaegan.diffusion_prior). The run goes to
 RUN/prior/<checkpoint name>/ — config.yaml, log.txt, metrics.jsonl, samples_evolution.gif and
-diffusion.pt (written atomically every epoch; --resume continues it) — where vaegan.load,
+diffusion.pt (written atomically every --eval-every steps; --resume continues it) — where vaegan.load,
 vaegan-sample, eval.py and vaegan-export find it when given that checkpoint.
 """
 from __future__ import annotations
@@ -19,18 +19,22 @@ import yaml
 from .cli import OneLineParser, run_cli
 from .config import ConfigError, load_yaml
 
+SAMPLERS = ("ddim", "dpm")  # diffusion_prior.SAMPLERS (tested equal), here so that --help skips diffusers' import
+
 
 @dataclasses.dataclass
 class PriorConfig:
     checkpoint: str
     config: Optional[str] = None
     data_dir: Optional[str] = None
-    epochs: int = 20
+    steps: int = 10_000
+    eval_every: int = 1000
     batch_size: int = 256
     lr: float = 1e-3
     width: Optional[int] = None  # vector latents: 512 (MLP); spatial: 32 (U-Net base channels)
     ema_decay: float = 0.999
     sampling_steps: int = 25
+    sampler: str = "ddim"
     eval_samples: Optional[int] = None  # 1000 when the model has a validation split, else 0
     seed: int = 0
     device: str = "auto"
@@ -60,7 +64,12 @@ def prior_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE",
                    help="YAML recipe of the training flags below (see configs/prior_*.yaml); flags override it")
     p.add_argument("--data-dir", help="where the training data is now (default: as in training)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the latents (default: {d.epochs})")
+    p.add_argument("--steps", type=int, default=d.steps,
+                   help=f"optimizer steps to train for, whatever the number of latents (with --resume: the total, "
+                        f"so a larger value extends the run) (default: {d.steps})")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, metavar="N",
+                   help=f"score samples, add a GIF frame and write diffusion.pt every N steps and at the end "
+                        f"(default: {d.eval_every})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default: {d.lr})")
     p.add_argument("--width", type=int, help="denoiser width: MLP width for vector latents (default 512), "
@@ -68,18 +77,21 @@ def prior_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, default=d.ema_decay,
                    help=f"EMA of the denoiser's weights, which sample (default: {d.ema_decay})")
     p.add_argument("--sampling-steps", type=int, default=d.sampling_steps,
-                   help=f"DDIM steps of the per-epoch samples, kept with the prior as the number its users draw "
+                   help=f"DDIM steps of the evaluation samples, kept with the prior as the number its users draw "
                         f"with unless they name one (default: {d.sampling_steps})")
+    p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
+                   help=f"how the sampling steps integrate the reverse process: ddim, or dpm (DPM-Solver++, second "
+                        f"order); kept with the prior as --sampling-steps is (default: {d.sampler})")
     p.add_argument("--eval-samples", type=int, metavar="N",
-                   help="each epoch, the domain FD (and, with labels, class entropy) of N decoded samples against "
-                        "the model's validation images (default: 1000 when the model has a validation split; "
-                        "0: off)")
+                   help="every --eval-every steps, the domain FD (and, with labels, class entropy) of N decoded "
+                        "samples against the model's validation images (default: 1000 when the model has a "
+                        "validation split; 0: off)")
     p.add_argument("--seed", type=int, default=d.seed, help=f"(default: {d.seed})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="(default: auto)")
     p.add_argument("--resume", action="store_true",
-                   help="continue RUN/prior/<name>/diffusion.pt with the settings it was trained with (--epochs, "
-                        "--eval-samples, --device, --data-dir and logging may change; a training flag that differs "
-                        "is refused)")
+                   help="continue RUN/prior/<name>/diffusion.pt with the settings it was trained with (--steps, "
+                        "--eval-every, --eval-samples, --device, --data-dir and logging may change; a training flag "
+                        "that differs is refused)")
     p.add_argument("--no-visuals", dest="visuals", action="store_false", help="skip the samples GIF")
     p.add_argument("--wandb", choices=("auto", "online", "offline", "disabled"), default=d.wandb,
                    help=f"W&B logging, as in training (default: {d.wandb})")
@@ -88,9 +100,9 @@ def prior_parser() -> argparse.ArgumentParser:
 
 
 # What shapes the prior a run trains: fixed once it started (--resume refuses a different value).
-TRAINING_KEYS = ("batch_size", "lr", "width", "ema_decay", "sampling_steps", "seed")
-RECIPE_KEYS = {"epochs": int, "batch_size": int, "lr": float, "width": int, "ema_decay": float,
-               "sampling_steps": int, "eval_samples": int, "seed": int}
+TRAINING_KEYS = ("batch_size", "lr", "width", "ema_decay", "sampling_steps", "sampler", "seed")
+RECIPE_KEYS = {"steps": int, "eval_every": int, "batch_size": int, "lr": float, "width": int, "ema_decay": float,
+               "sampling_steps": int, "sampler": str, "eval_samples": int, "seed": int}
 
 
 def read_recipe(path: str) -> dict:
@@ -99,7 +111,10 @@ def read_recipe(path: str) -> dict:
     for key, value in recipe.items():
         if key not in RECIPE_KEYS:
             raise ConfigError(f"{path}: {key!r} is not a vaegan-prior recipe key ({', '.join(RECIPE_KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+        if RECIPE_KEYS[key] is str:
+            if value not in SAMPLERS:
+                raise ConfigError(f"{path}: {key} must be one of {', '.join(SAMPLERS)}, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (RECIPE_KEYS[key] is int and not isinstance(value, int)):
             raise ConfigError(f"{path}: {key} must be {'an integer' if RECIPE_KEYS[key] is int else 'a number'}, "
                               f"got {value!r}")
@@ -107,8 +122,8 @@ def read_recipe(path: str) -> dict:
 
 
 def check(cfg: PriorConfig) -> None:
-    if min(cfg.epochs, cfg.batch_size, cfg.sampling_steps, cfg.width or 1) < 1 or cfg.lr <= 0:
-        raise ConfigError("--epochs, --batch-size, --sampling-steps and --width must be >= 1, --lr > 0")
+    if min(cfg.steps, cfg.eval_every, cfg.batch_size, cfg.sampling_steps, cfg.width or 1) < 1 or cfg.lr <= 0:
+        raise ConfigError("--steps, --eval-every, --batch-size, --sampling-steps and --width must be >= 1, --lr > 0")
     if cfg.eval_samples is not None and cfg.eval_samples < 0:
         raise ConfigError(f"--eval-samples must be >= 0, got {cfg.eval_samples}")
     if not 0 <= cfg.ema_decay < 1:
@@ -122,7 +137,7 @@ def default_width(latent_dims: tuple[int, ...]) -> int:
 
 def resumed_prior_config(saved: dict, requested: PriorConfig, given: frozenset, latent_dims: tuple) -> PriorConfig:
     """The config a resumed prior trains with: the saved training settings; a given one that differs
-    is refused with both values named. Everything else (epochs, evaluation, logging) is the request's."""
+    is refused with both values named. Everything else (the step budget, evaluation, logging) is the request's."""
     saved = {**saved, "width": saved.get("width") or default_width(latent_dims)}
     asked = {**requested.to_dict(), "width": requested.width or default_width(latent_dims)}
     diffs = [f"{k}: {saved[k]!r} in the prior, {asked[k]!r} now" for k in TRAINING_KEYS
@@ -156,7 +171,7 @@ def prior_logger(cfg: PriorConfig, out: Path, source: Path):
     from .logger import RunLogger
     from .wandb_sink import WandbSink
 
-    logger = RunLogger(out, console_keys=("prior/loss", "val/domain_fd_samples_diffusion", "time/epoch_s"))
+    logger = RunLogger(out, console_keys=("step", "prior/loss", "val/domain_fd_samples_diffusion", "time/train_s"))
     if cfg.tensorboard:
         from .tensorboard_sink import TensorBoardSink
 
@@ -169,17 +184,10 @@ def prior_logger(cfg: PriorConfig, out: Path, source: Path):
 def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     """Train (or continue) the prior; returns the path of diffusion.pt. `given`: the settings the user
     set (flags or recipe), which --resume compares with the saved ones."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights, save_checkpoint
-    from .data import epoch_batches, load_data
-    from .device import autocast, resolve_device, resolve_precision, rng_state, set_rng_state
-    from .diffusion_prior import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
-    from .logger import LOG_EVERY
+    from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights
+    from .data import load_data
+    from .device import resolve_device, resolve_precision
     from .models import build_model
-    from .optim import make_ema
-    from .prior import GaussianMixturePrior, posterior_means
 
     check(cfg)
     source = Path(cfg.checkpoint)
@@ -194,7 +202,6 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
                                      **({"data_dir": cfg.data_dir} if cfg.data_dir else {}))
     data = load_data(vae_cfg)  # bad or missing data stops here, before anything is written
     device = resolve_device(cfg.device)
-    amp = resolve_precision(vae_cfg.precision, device)
     vae = build_model(vae_cfg).to(device)
     load_weights(vae, inference_weights(saved), source)
     vae.eval()
@@ -214,76 +221,155 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     if existing is not None and not cfg.resume:
         logger.info(f"training a new prior: the one here was trained on step {existing['vae_step']} of the model, "
                     f"which is now at step {saved['step']}")
-    start = time.perf_counter()
-    with autocast(device, amp):
-        latents = posterior_means(vae, tqdm(data.train.to(device).in_order(500), desc="encoding",
-                                            total=-(-len(data.train) // 500), leave=False))
-    # A resumed prior keeps the standardisation it was trained under.
-    mean, std = ((existing["prior"]["mean"].to(device), existing["prior"]["std"].to(device)) if cfg.resume
-                 else standardiser(latents))
-    x0 = ((latents - mean) / std).float()
-    logger.info(f"prior: {len(x0)} latents of shape {dims} encoded in {time.perf_counter() - start:.0f} s; "
-                f"diffusion denoiser width {cfg.width}, DDPM training, DDIM sampling")
-
-    score, others = None, {}
-    if eval_samples:  # the model's other priors, scored once on the same images: what --prior auto compares
-        score = SampleScore(data.val, vae_cfg, device, data)
-        mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
-        for name, other in [("gaussian", None)] + ([("gmm", mixture)] if mixture is not None else []):
-            others.update(score(decoded_samples(vae, other, eval_samples, cfg.seed + 2, cfg.sampling_steps), name))
-        logger.info(f"each epoch: domain FD of {eval_samples} samples against the model's {len(data.val)} "
-                    f"validation images; the model's other priors: "
-                    + ", ".join(f"{k} {v:.2f}" for k, v in others.items() if "domain_fd" in k))
-
-    torch.manual_seed(cfg.seed)
-    denoiser = build_denoiser(dims, cfg.width).to(device)
-    ema = make_ema(denoiser, cfg.ema_decay)
-    optimizer = torch.optim.Adam(denoiser.parameters(), lr=cfg.lr)
-    schedule = noise_schedule()
-    epoch = step = 0
-    if cfg.resume:
-        denoiser.load_state_dict(existing["denoiser"])
-        ema.load_state_dict(existing["ema"])
-        optimizer.load_state_dict(existing["optimizer"])
-        epoch, step = existing["epoch"], existing["step"]
-        set_rng_state(existing["rng"][0], device)
-        logger.truncate_after(epoch, step)
-        logger.info(f"resumed from {path} at epoch {epoch}")
-    frame_seed = cfg.seed + 1  # the same noise every epoch: the GIF shows the prior learning
-    frames_dir = out / "frames"
-    while epoch < cfg.epochs:
-        begin = time.perf_counter()
-        denoiser.train()
-        total, count = torch.zeros((), device=device), 0
-        for index in tqdm(epoch_batches(len(x0), cfg.batch_size, cfg.seed, epoch), desc=f"prior epoch {epoch + 1}",
-                          leave=False):
-            with autocast(device, amp):
-                loss = denoising_loss(denoiser, x0[index.to(device)], schedule)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            ema.update_parameters(denoiser)
-            total, count, step = total + loss.detach(), count + 1, step + 1
-            if step % LOG_EVERY == 0:
-                logger.log_step({"prior/loss": loss.item()}, step)
-        epoch += 1
-        prior = DiffusionPrior(ema.module, mean, std, dims, cfg.width, saved["step"], sampling_steps=cfg.sampling_steps)
-        metrics = {"epoch": epoch, "step": step, "prior/loss": (total / count).item(),
-                   "time/epoch_s": time.perf_counter() - begin}
-        if score is not None:
-            metrics.update(others)
-            metrics.update(score(decoded_samples(vae, prior, eval_samples, cfg.seed + 2, cfg.sampling_steps),
-                                 "diffusion"))
-            prior.sample_fd = {name: metrics[score.fd_key(name)] for name in SUFFIXES if score.fd_key(name) in metrics}
-        if cfg.visuals:
-            _samples_frame(vae, prior, frames_dir, epoch, frame_seed, cfg.sampling_steps)
-        logger.log_epoch(metrics, step)
-        save_checkpoint({"prior": prior.state_dict(), "denoiser": denoiser.state_dict(), "ema": ema.state_dict(),
-                         "optimizer": optimizer.state_dict(), "epoch": epoch, "step": step,
-                         "rng": [rng_state(device)], "config": cfg.to_dict(), "vae_checkpoint": source.name,
-                         "vae_step": saved["step"]}, path)
+    run = PriorRun(cfg, vae, saved, source, path, logger, device, resolve_precision(vae_cfg.precision, device))
+    run.encode(data.train, existing)
+    if eval_samples:
+        run.score_other_priors(data, vae_cfg, eval_samples)
+    run.build(existing)
+    run.train()
     logger.close()
     return path
+
+
+class PriorRun:
+    """One vaegan-prior run, set up and trained in named phases: encode the latents, score the
+    model's other priors, build (or restore) the denoiser, then train for `cfg.steps` optimizer
+    steps, evaluating and checkpointing every `cfg.eval_every`."""
+
+    def __init__(self, cfg: PriorConfig, vae, saved: dict, source: Path, path: Path, logger, device, amp):
+        self.cfg, self.vae, self.saved, self.source, self.path = cfg, vae, saved, source, path
+        self.logger, self.device, self.amp = logger, device, amp
+        self.score, self.others, self.eval_samples = None, {}, 0
+
+    def encode(self, train, existing: Optional[dict]) -> None:
+        """The standardised posterior means of the training images (a resumed prior keeps its standardisation)."""
+        from tqdm.auto import tqdm
+
+        from .device import autocast
+        from .diffusion_prior import standardiser
+        from .prior import posterior_means
+
+        start = time.perf_counter()
+        with autocast(self.device, self.amp):
+            latents = posterior_means(self.vae, tqdm(train.to(self.device).in_order(500), desc="encoding",
+                                                     total=-(-len(train) // 500), leave=False))
+        self.mean, self.std = ((existing["prior"]["mean"].to(self.device), existing["prior"]["std"].to(self.device))
+                               if self.cfg.resume else standardiser(latents))
+        self.x0 = ((latents - self.mean) / self.std).float()
+        self.steps_per_epoch = -(-len(self.x0) // self.cfg.batch_size)
+        self.logger.info(f"prior: {len(self.x0)} latents of shape {tuple(self.x0.shape[1:])} encoded in "
+                         f"{time.perf_counter() - start:.0f} s; diffusion denoiser width {self.cfg.width}, DDPM "
+                         f"training, DDIM sampling")
+
+    def score_other_priors(self, data, vae_cfg, eval_samples: int) -> None:
+        """The model's other priors, scored once on the same images: what --prior auto compares."""
+        from .prior import GaussianMixturePrior
+
+        cfg, self.eval_samples = self.cfg, eval_samples
+        self.score = SampleScore(data.val, vae_cfg, self.device, data)
+        mixture = GaussianMixturePrior.from_state_dict(self.saved["prior"]) if self.saved.get("prior") else None
+        for name, other in [("gaussian", None)] + ([("gmm", mixture)] if mixture is not None else []):
+            self.others.update(self.score(decoded_samples(self.vae, other, eval_samples, cfg.seed + 2,
+                                                          cfg.sampling_steps), name))
+        self.logger.info(f"every evaluation: domain FD of {eval_samples} samples against the model's "
+                         f"{len(data.val)} validation images; the model's other priors: "
+                         + ", ".join(f"{k} {v:.2f}" for k, v in self.others.items() if "domain_fd" in k))
+
+    def build(self, existing: Optional[dict]) -> None:
+        import torch
+
+        from .device import set_rng_state
+        from .diffusion_prior import build_denoiser, noise_schedule
+        from .optim import make_ema
+
+        torch.manual_seed(self.cfg.seed)
+        self.denoiser = build_denoiser(tuple(self.x0.shape[1:]), self.cfg.width).to(self.device)
+        self.ema = make_ema(self.denoiser, self.cfg.ema_decay)
+        self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=self.cfg.lr)
+        self.schedule, self.step = noise_schedule(), 0
+        if self.cfg.resume:
+            self.denoiser.load_state_dict(existing["denoiser"])
+            self.ema.load_state_dict(existing["ema"])
+            self.optimizer.load_state_dict(existing["optimizer"])
+            self.step = existing["step"]
+            set_rng_state(existing["rng"][0], self.device)
+            self.logger.truncate_after(self.step / self.steps_per_epoch, self.step)
+            self.logger.info(f"resumed from {self.path} at step {self.step}")
+
+    def batches(self):
+        """(step, latent indices) from the current step to the budget: epochs of the seeded order,
+        entered where a resumed run left off."""
+        from .data import epoch_batches
+
+        while self.step < self.cfg.steps:
+            epoch, offset = divmod(self.step, self.steps_per_epoch)
+            for index in epoch_batches(len(self.x0), self.cfg.batch_size, self.cfg.seed, epoch)[offset:]:
+                if self.step >= self.cfg.steps:
+                    return
+                yield index
+
+    def train(self) -> None:
+        import torch
+        from tqdm.auto import tqdm
+
+        from .device import autocast
+        from .diffusion_prior import denoising_loss
+        from .logger import LOG_EVERY
+
+        cfg = self.cfg
+        passes = cfg.steps / self.steps_per_epoch
+        self.logger.info(f"training {cfg.steps} steps of batch {cfg.batch_size} ({passes:.1f} passes over the "
+                         f"latents), evaluated every {cfg.eval_every} steps")
+        total, count, begin = torch.zeros((), device=self.device), 0, time.perf_counter()
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="prior", leave=False)
+        for index in self.batches():
+            self.denoiser.train()
+            with autocast(self.device, self.amp):
+                loss = denoising_loss(self.denoiser, self.x0[index.to(self.device)], self.schedule)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.ema.update_parameters(self.denoiser)
+            total, count, self.step = total + loss.detach(), count + 1, self.step + 1
+            bar.update()
+            if count == LOG_EVERY:
+                self._say_how_long(time.perf_counter() - begin)
+            if self.step % LOG_EVERY == 0:
+                self.logger.log_step({"prior/loss": loss.item()}, self.step)
+            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                self._end_round((total / count).item(), time.perf_counter() - begin)
+                total, count, begin = torch.zeros((), device=self.device), 0, time.perf_counter()
+        bar.close()
+
+    def _say_how_long(self, seconds: float) -> None:
+        left = self.cfg.steps - self.step
+        self.logger.info(f"{self.step} of {self.cfg.steps} steps; the {left} left take about "
+                         f"{left * seconds / 25 / 60:.0f} min at this pace (evaluations not counted)")
+
+    def _end_round(self, mean_loss: float, seconds: float) -> None:
+        """Evaluate the EMA denoiser's samples, draw the GIF frame, write diffusion.pt."""
+        from .checkpoint import save_checkpoint
+        from .device import rng_state
+        from .diffusion_prior import DiffusionPrior
+
+        cfg, step = self.cfg, self.step
+        prior = DiffusionPrior(self.ema.module, self.mean, self.std, tuple(self.x0.shape[1:]), cfg.width,
+                               self.saved["step"], sampling_steps=cfg.sampling_steps, sampler=cfg.sampler)
+        metrics = {"epoch": step / self.steps_per_epoch, "step": step, "prior/loss": mean_loss,
+                   "time/train_s": seconds}
+        if self.score is not None:
+            metrics.update(self.others)
+            metrics.update(self.score(decoded_samples(self.vae, prior, self.eval_samples, cfg.seed + 2,
+                                                      cfg.sampling_steps), "diffusion"))
+            prior.sample_fd = {name: metrics[self.score.fd_key(name)] for name in SUFFIXES
+                               if self.score.fd_key(name) in metrics}
+        if cfg.visuals:  # the same noise every time: the GIF shows the prior learning
+            _samples_frame(self.vae, prior, self.path.parent / "frames", step, cfg.seed + 1, cfg.sampling_steps)
+        self.logger.log_epoch(metrics, step)
+        save_checkpoint({"prior": prior.state_dict(), "denoiser": self.denoiser.state_dict(),
+                         "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(), "step": step,
+                         "rng": [rng_state(self.device)], "config": cfg.to_dict(), "vae_checkpoint": self.source.name,
+                         "vae_step": self.saved["step"]}, self.path)
 
 
 SUFFIXES = {"gaussian": "", "gmm": "_gmm", "diffusion": "_diffusion"}  # as eval.py names each prior's metrics
@@ -315,7 +401,7 @@ class SampleScore:
 
 
 def samples_to_score(cfg: PriorConfig, val) -> int:
-    """How many samples each epoch scores: --eval-samples, by default 1000 when the model has a
+    """How many samples each evaluation scores: --eval-samples, by default 1000 when the model has a
     validation split; never the test split, which only reports."""
     if val is None and cfg.eval_samples:
         raise ConfigError("--eval-samples: the model has no validation split (it was trained with --val-images 0) "
@@ -326,7 +412,7 @@ def samples_to_score(cfg: PriorConfig, val) -> int:
 
 
 def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500):
-    """n decoded draws (CPU, float) of `prior` (None: N(0, I)) from a fixed seed: the same noise every epoch."""
+    """n decoded draws (CPU, float) of `prior` (None: N(0, I)) from a fixed seed: the same noise at every evaluation."""
     import torch
 
     from .prior import sample_latents
@@ -337,14 +423,14 @@ def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int =
                           for chunk in torch.arange(n).split(batch_size)])
 
 
-def _samples_frame(vae, prior, frames_dir: Path, epoch: int, seed: int, steps: int) -> None:
-    """This epoch's decodes of 40 draws from the same noise, added to samples_evolution.gif."""
+def _samples_frame(vae, prior, frames_dir: Path, step: int, seed: int, steps: int) -> None:
+    """Decodes of 40 draws from the same noise at this training step, added to samples_evolution.gif."""
     from .visuals.draw import image_grid, read_png, with_caption, write_gif, write_png
 
     images = decoded_samples(vae, prior, 40, seed, steps)
     frames_dir.mkdir(parents=True, exist_ok=True)
-    write_png(frames_dir / f"samples_{epoch:04d}.png",
-              with_caption(image_grid(images, nrow=10), f"diffusion prior samples · epoch {epoch}"))
+    write_png(frames_dir / f"samples_{step:08d}.png",
+              with_caption(image_grid(images, nrow=10), f"diffusion prior samples · step {step}"))
     frames = [read_png(p) for p in sorted(frames_dir.glob("samples_*.png"))]
     write_gif(frames_dir.parent / "samples_evolution.gif", frames)
 

@@ -19,6 +19,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
+from .autoencoder_kl import load_autoencoder_weights
 from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
 from .data import Data, ImageSplit, epoch_batches, load_data, validation_size
@@ -38,7 +39,7 @@ from .fidelity import ValidationFidelity, dataset_classifier
 from .logger import LOG_EVERY, RunLogger
 from .losses import LPIPS, VAEGANLoss
 from .metrics import EVAL_SEED, split_metrics
-from .models import build_model, evaluating
+from .models import build_model, evaluating, trainable_parameters
 from .optim import make_ema, make_optimizer, make_scheduler
 from .prior import GaussianMixturePrior, posterior_means
 from .signals import GracefulStop, Interrupted
@@ -167,11 +168,14 @@ class Trainer:
         torchrun, compiled with --compile, the modules themselves otherwise."""
         cfg, device, amp = self.cfg, self.device, self.amp_dtype
         fmt = memory_format(device, amp, has_group_norm=True)
-        self.model = build_model(cfg).to(device, memory_format=fmt)
+        self.model = build_model(cfg)
+        if cfg.init_from and not cfg.resumes():  # a resumed run's weights are its checkpoint's
+            load_autoencoder_weights(self.model, cfg.init_from)
+        self.model.to(device, memory_format=fmt)
         self.loss_fn = VAEGANLoss.from_config(cfg, perceptual).to(device, memory_format=fmt)
         if perceptual is not None:
             perceptual.to(memory_format=memory_format(device, amp, has_group_norm=False))
-        self.opt_g = make_optimizer(cfg, self.model.parameters(), cfg.lr)
+        self.opt_g = make_optimizer(cfg, trainable_parameters(self.model, cfg.train), cfg.lr)
         # The critics (PatchGAN, and the sample PatchGAN and latent critic if any) train together,
         # with one optimizer; each one's loss reaches only its own parameters.
         self.critics = {name: net for name in ("discriminator", "sample_discriminator", "latent_discriminator")

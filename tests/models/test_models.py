@@ -104,6 +104,21 @@ def test_decode_images_is_the_sigmoid_of_the_logits_in_fp32():
     assert images.dtype == torch.float32 and torch.equal(images, torch.sigmoid(model.decode(z)))
 
 
+def test_a_linear_decoder_maps_minus_one_to_one_onto_the_image_range_clamped():
+    default = build_model(Config(image_channels=1, image_size=28, latent_shape="spatial", latent=3, **SMALL))
+    assert not default.linear_output  # sigmoid unless asked: its reconstructions measured closer
+    model = build_model(Config(image_channels=1, image_size=28, latent_shape="spatial", latent=3,
+                               decoder_output="linear", recon_loss="mse", **SMALL))
+    assert model.linear_output
+    z = 3.0 * torch.randn(4, 3, 7, 7)
+    out = model.decode(z)
+    images = model.decode_images(z)
+    assert torch.equal(images, ((out + 1) / 2).clamp(0, 1))
+    assert ((out < -1) | (out > 1)).any()  # the clamp was exercised
+    out = model(torch.rand(2, 1, 28, 28), sample=False)
+    assert out.linear and torch.equal(out.recon, ((out.logits + 1) / 2).clamp(0, 1))
+
+
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3), (128, 1), (256, 3)])
 def test_every_model_part_follows_the_image_spec(size, channels):
     from vaegan.config import with_image_spec
@@ -136,16 +151,41 @@ def test_receptive_field_matches_the_gradient_support():
     assert receptive_field(PatchDiscriminator(8, "wide")) == 34
 
 
-def test_attention_goes_where_asked():
+@pytest.mark.parametrize("blocks, plain, at_16px", [("vaegan", 2, 4), ("diffusers", 2, 5)])
+def test_attention_goes_where_asked(blocks, plain, at_16px):
+    from diffusers.models.attention_processor import Attention
+
     from vaegan.config import with_image_spec
     from vaegan.models.blocks import SelfAttention
 
     def attentions(**kw):
-        cfg = with_image_spec(Config(attn_heads=2, channels=[8, 16, 16, 16], **kw), 3, 64)
-        return sum(isinstance(m, SelfAttention) for m in build_model(cfg).modules())
+        cfg = with_image_spec(Config(attn_heads=2, channels=[8, 16, 16, 16], blocks=blocks, **kw), 3, 64)
+        return sum(isinstance(m, (SelfAttention, Attention)) for m in build_model(cfg).modules())
 
-    assert attentions() == 2  # the mid blocks of encoder and decoder
-    assert attentions(attn_resolutions=[16]) == 4  # plus the 16 px level on both sides
+    assert attentions() == plain  # the mid blocks of encoder and decoder
+    # plus the 16 px level on both sides: after each residual block (diffusers' decoder has two there)
+    assert attentions(attn_resolutions=[16]) == at_16px
+
+
+def test_the_unet_is_built_from_diffusers_blocks_and_old_checkpoints_load_into_their_own():
+    """A new run's U-Net is AutoencoderKL's Encoder / Decoder; a checkpoint written by the hand-written
+    U-Net (tests/fixtures, trained one epoch by that code) still loads into it and decodes as it did."""
+    from pathlib import Path
+
+    from diffusers.models.autoencoders.vae import Decoder, Encoder
+
+    import vaegan
+    from vaegan.models import HandWrittenUNetVAE, UNetVAE
+
+    model = build_model(Config(image_channels=1, image_size=28, latent_shape="spatial", latent=3, **SMALL))
+    assert isinstance(model, UNetVAE) and isinstance(model.encoder, Encoder) and isinstance(model.decoder, Decoder)
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    old = vaegan.load(fixtures / "handwritten-unet-spatial.pt", device="cpu")
+    expected = torch.load(fixtures / "handwritten-unet-spatial-outputs.pt", weights_only=True)
+    assert isinstance(old.vae, HandWrittenUNetVAE) and old.config.blocks == "vaegan"
+    assert old.config.decoder_output == "sigmoid" and old.config.recon_loss == "bce"
+    torch.testing.assert_close(old.reconstruct(expected["images"]), expected["reconstructions"])
+    torch.testing.assert_close(old.sample(2, prior="gaussian", seed=0), expected["samples"])
 
 
 @pytest.mark.parametrize("side", [7, 14])

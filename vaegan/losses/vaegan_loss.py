@@ -46,7 +46,7 @@ from torch.func import functional_call
 from ..config import Config
 from ..device import fp32_under_fp16
 from ..distributed import all_reduce_mean, global_batch
-from ..models import VAEOutput, build_discriminator, build_latent_discriminator
+from ..models import VAEOutput, build_discriminator, build_latent_discriminator, to_images
 from .perceptual import LPIPS
 
 
@@ -55,14 +55,17 @@ def kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
 
 
-def rec_per_image(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The loss summed over each image's C*H*W pixels; leading dims ([B] or [K, B]) are kept."""
+def rec_per_image(kind: str, logits: torch.Tensor, x: torch.Tensor, linear: bool = False) -> torch.Tensor:
+    """The loss summed over each image's C*H*W pixels; leading dims ([B] or [K, B]) are kept.
+    `linear`: the decoder outputs [-1, 1] images, not logits (see vaegan.models.vae)."""
     if kind == "bce":
+        if linear:
+            raise ValueError("the bce loss needs a sigmoid decoder")
         err = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     elif kind == "mse":
-        err = (torch.sigmoid(logits) - x).pow(2)
+        err = (to_images(logits, linear) - x).pow(2)
     else:
-        err = (torch.sigmoid(logits) - x).abs()
+        err = (to_images(logits, linear) - x).abs()
     return err.flatten(-3).sum(-1)
 
 
@@ -196,11 +199,11 @@ class VAEGANLoss(nn.Module):
         return self._terms(x, out.logits.float(), out)
 
     def _terms(self, x: torch.Tensor, logits: torch.Tensor, out: VAEOutput) -> dict[str, torch.Tensor]:
-        terms = {"rec": rec_per_image(self.recon_loss, logits, x),
+        terms = {"rec": rec_per_image(self.recon_loss, logits, x, out.linear),
                  "kl": kl_per_image(out.mu.float(), out.logvar.float())}
         if self.perceptual is not None:
             with fp32_under_fp16(logits.device):
-                terms["lpips"] = self.perceptual(torch.sigmoid(logits), x)
+                terms["lpips"] = self.perceptual(to_images(logits, out.linear), x)
         return terms
 
     def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int, last_layer: torch.Tensor,
@@ -224,7 +227,7 @@ class VAEGANLoss(nn.Module):
         if self.gan_active(step):
             with_features = self.disc_feature_weight > 0
             with fp32_under_fp16(logits.device):
-                d_out = frozen_call(self.discriminator, torch.sigmoid(logits), return_features=with_features)
+                d_out = frozen_call(self.discriminator, to_images(logits, out.linear), return_features=with_features)
                 d_fake, fake_features = d_out if with_features else (d_out, None)
                 if with_features:
                     with torch.no_grad():
@@ -259,7 +262,7 @@ class VAEGANLoss(nn.Module):
         if out.prior_logits is not None:
             prior_logits = out.prior_logits.float()
             with fp32_under_fp16(prior_logits.device):
-                d_samples = frozen_call(self.sample_discriminator, torch.sigmoid(prior_logits))
+                d_samples = frozen_call(self.sample_discriminator, to_images(prior_logits, out.linear))
             g_samples = self._g_loss(d_samples.float())
         # One adaptive weight for the whole adversarial term (reconstructions + samples): its
         # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.

@@ -1,100 +1,104 @@
-"""U-Net-style VAE: one level per entry of `channels`, each halving the image (28 -> 14 -> 7 px
-for the default three), residual blocks at every level, self-attention in the mid block at the
-bottom (and at any `attn_resolutions`).
+"""U-Net-style VAE on diffusers' autoencoder blocks: the `Encoder` and `Decoder` of AutoencoderKL
+(conv in, one level of residual blocks per entry of `channels`, each but the last halving the
+image, a mid block of residual / self-attention / residual, norm-SiLU-conv out; the decoder its
+mirror with one residual block more per level, as AutoencoderKL's).
 
 There are no encoder-to-decoder skip connections: the decoder sees only z, so the latent is a
-true bottleneck (a U-Net's skips would let pixels bypass it). A spatial latent lives at the
-bottom's size; a vector latent goes through dense layers from / to that bottom feature map.
+true bottleneck. A spatial latent lives at the bottom's size and the model is exactly an
+AutoencoderKL (`diffusers_config()`; vaegan.diffusers_export); a vector latent goes through dense
+layers from / to the same bottom feature maps. Images come in on [0, 1] and enter the encoder as
+2x - 1, diffusers' convention.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
+from diffusers.models.autoencoders.vae import Decoder, Encoder
 from einops import rearrange
 from torch import nn
 
-from .blocks import Downsample, MidBlock, SelfAttention, Upsample, norm, res_stack
 from .vae import VAE
 
-
-def _level(c_in: int, c_out: int, num_res: int, heads: int, attention: bool) -> list[nn.Module]:
-    # An attention level is (res_stack, attention); a plain one is the res_stack alone, so the
-    # module names of checkpoints written before attn_resolutions existed stay valid.
-    return [res_stack(c_in, c_out, num_res)] + ([SelfAttention(c_out, heads)] if attention else [])
+VECTOR_BODY_CHANNELS = 8  # a vector latent's dense heads read / write this many bottom feature maps (x2 out)
 
 
-class Encoder(nn.Module):
-    def __init__(self, image_channels: int, channels: Sequence[int], num_res: int, heads: int,
-                 out_channels: int, attn_sizes: Sequence[int]):
-        super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(image_channels, channels[0], 3, padding=1)]
-        c_prev = channels[0]
-        for i, c in enumerate(channels):
-            layers += _level(c_prev, c, num_res, heads, attn_sizes[i])
-            if i < len(channels) - 1:
-                layers.append(Downsample(c))
-            c_prev = c
-        layers += [MidBlock(c_prev, heads), norm(c_prev), nn.SiLU(), nn.Conv2d(c_prev, out_channels, 3, padding=1)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class Decoder(nn.Module):
-    def __init__(self, image_channels: int, channels: Sequence[int], num_res: int, heads: int,
-                 in_channels: int, attn_sizes: Sequence[int]):
-        super().__init__()
-        c_last = channels[-1]
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, c_last, 3, padding=1), MidBlock(c_last, heads)]
-        c_prev = c_last
-        for i in reversed(range(len(channels))):
-            layers += _level(c_prev, channels[i], num_res, heads, attn_sizes[i])
-            if i > 0:
-                layers.append(Upsample(channels[i]))
-            c_prev = channels[i]
-        layers += [norm(c_prev), nn.SiLU()]
-        self.net = nn.Sequential(*layers)
-        self.conv_out = nn.Conv2d(c_prev, image_channels, 3, padding=1)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.conv_out(self.net(h))
+def block_types(sizes: Sequence[int], attn_resolutions: Sequence[int]) -> tuple[list[str], list[str]]:
+    """diffusers' down and up block names per level (up ones listed from the bottom): a level whose
+    feature-map size is in `attn_resolutions` gets self-attention after each residual block; the
+    bottom's attention is the mid block's."""
+    attention = [size in attn_resolutions and i < len(sizes) - 1 for i, size in enumerate(sizes)]
+    down = ["AttnDownEncoderBlock2D" if a else "DownEncoderBlock2D" for a in attention]
+    up = ["AttnUpDecoderBlock2D" if a else "UpDecoderBlock2D" for a in reversed(attention)]
+    return down, up
 
 
 class UNetVAE(VAE):
+    """Parameters:
+        latent: dims of a vector latent, or channels of a spatial one.
+        spatial: a `latent` x bottom x bottom latent rather than a vector.
+        channels: channels per level; len(channels) - 1 halvings from `image_size` to the bottom.
+        num_res_blocks: residual blocks per encoder level (the decoder has one more per level).
+        image_channels: 1 (grey) or 3 (RGB).
+        image_size: side of the square images, divisible by 2 ** (len(channels) - 1).
+        attn_resolutions: feature-map sizes (px) whose levels also get self-attention.
+        norm_groups: GroupNorm groups (a divisor of every entry of `channels`).
+        quant_conv: 1x1 convs on the moments and on z, as Stable Diffusion's VAE has (spatial only).
+        linear_output: the decoder outputs images in [-1, 1] (AutoencoderKL's convention, needed to
+            export as one) rather than logits.
+    """
+
     def __init__(self, latent: int, spatial: bool = False, channels: Sequence[int] = (32, 64, 128),
-                 num_res_blocks: int = 1, attn_heads: int = 4, image_channels: int = 1, image_size: int = 28,
-                 attn_resolutions: Sequence[int] = ()):
+                 num_res_blocks: int = 1, image_channels: int = 1, image_size: int = 28,
+                 attn_resolutions: Sequence[int] = (), norm_groups: int = 8, quant_conv: bool = False,
+                 linear_output: bool = False):
         super().__init__()
         channels = list(channels)
-        self.spatial = spatial
         self.bottom = image_size // 2 ** (len(channels) - 1)
         if self.bottom * 2 ** (len(channels) - 1) != image_size:
             raise ValueError(f"{image_size} px does not halve {len(channels) - 1} times")
-        sizes = [image_size // 2 ** i for i in range(len(channels))]
-        # The bottom level's attention is the mid block's; others only where asked.
-        attn_sizes = [s in attn_resolutions and i < len(channels) - 1 for i, s in enumerate(sizes)]
+        if quant_conv and not spatial:
+            raise ValueError("quant_conv needs a spatial latent")
+        self.spatial, self.linear_output = spatial, linear_output
+        down, up = block_types([image_size // 2 ** i for i in range(len(channels))], attn_resolutions)
+        self._arch = dict(in_channels=image_channels, out_channels=image_channels, down_block_types=down,
+                          up_block_types=up, block_out_channels=channels, layers_per_block=num_res_blocks,
+                          act_fn="silu", latent_channels=latent, norm_num_groups=norm_groups, sample_size=image_size,
+                          use_quant_conv=quant_conv, use_post_quant_conv=quant_conv, mid_block_add_attention=True)
+        body = latent if spatial else VECTOR_BODY_CHANNELS
+        self.encoder = Encoder(image_channels, body, tuple(down), tuple(channels), num_res_blocks, norm_groups,
+                               double_z=True)
+        self.decoder = Decoder(latent if spatial else channels[-1], image_channels, tuple(up), tuple(channels),
+                               num_res_blocks, norm_groups)
+        if quant_conv:
+            self.quant_conv = nn.Conv2d(2 * latent, 2 * latent, 1)
+            self.post_quant_conv = nn.Conv2d(latent, latent, 1)
         side = self.bottom
         self.latent_dims = (latent, side, side) if spatial else (latent,)
-        hidden = 2 * latent if spatial else 16
-        self.encoder = Encoder(image_channels, channels, num_res_blocks, attn_heads, hidden, attn_sizes)
-        self.decoder = Decoder(image_channels, channels, num_res_blocks, attn_heads,
-                               latent if spatial else channels[-1], attn_sizes)
         if not spatial:
-            self.to_moments = nn.Linear(hidden * side * side, 2 * latent)
+            self.to_moments = nn.Linear(2 * body * side * side, 2 * latent)
             self.from_z = nn.Linear(latent, channels[-1] * side * side)
 
+    def diffusers_config(self) -> dict:
+        """The AutoencoderKL config this model's weights load into unchanged (spatial latents)."""
+        if not self.spatial:
+            raise ValueError("a vector latent has no AutoencoderKL form")
+        return dict(self._arch)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x)
+        h = self.encoder(2.0 * x - 1.0)
+        if self.spatial and self._arch["use_quant_conv"]:
+            h = self.quant_conv(h)
         if not self.spatial:
             h = self.to_moments(rearrange(h, "b c h w -> b (c h w)"))
         mu, logvar = h.chunk(2, dim=1)
-        return mu, logvar.clamp(-30.0, 20.0)
+        return mu, logvar.clamp(-30.0, 20.0)  # AutoencoderKL's DiagonalGaussianDistribution clamps the same
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         if not self.spatial:
             z = rearrange(self.from_z(z), "b (c h w) -> b c h w", h=self.bottom, w=self.bottom)
+        elif self._arch["use_post_quant_conv"]:
+            z = self.post_quant_conv(z)
         return self.decoder(z)
 
     @property

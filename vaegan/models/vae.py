@@ -1,7 +1,10 @@
-"""What every VAE in vaegan shares: encode to (mu, logvar), reparameterize, decode z to logits.
+"""What every VAE in vaegan shares: encode to (mu, logvar), reparameterize, decode z.
 
-Decoders return logits; images are `sigmoid(logits)` in [0, 1]. Keeping logits lets the BCE
-loss use the numerically stable `binary_cross_entropy_with_logits`.
+A decoder's output becomes images in [0, 1] one of two ways (`to_images`): a sigmoid decoder
+returns logits (images = sigmoid(logits), so the BCE loss can use the numerically stable
+`binary_cross_entropy_with_logits`); a linear decoder returns images in [-1, 1], diffusers'
+AutoencoderKL convention (images = (out + 1) / 2), which is what lets it export as one exactly.
+The name `logits` below stands for either kind of output.
 """
 from __future__ import annotations
 
@@ -13,17 +16,24 @@ import torch
 from torch import nn
 
 
+def to_images(logits: torch.Tensor, linear: bool) -> torch.Tensor:
+    """A decoder's output as images on the [0, 1] scale, unclamped (what the losses see)."""
+    return (logits + 1.0) / 2.0 if linear else torch.sigmoid(logits)
+
+
 @dataclass
 class VAEOutput:
-    logits: torch.Tensor  # [B, 1, H, W] decoder output before the sigmoid
+    logits: torch.Tensor  # [B, C, H, W] decoder output (see the module docstring)
     mu: torch.Tensor
     logvar: torch.Tensor
     z: torch.Tensor
     prior_logits: torch.Tensor | None = None  # decodes of prior draws, when forward() was given them
+    linear: bool = False  # the decoder's output kind: images = (logits + 1) / 2 rather than sigmoid(logits)
 
     @property
     def recon(self) -> torch.Tensor:
-        return torch.sigmoid(self.logits)
+        """The reconstructions as images in [0, 1]."""
+        return to_images(self.logits, self.linear).clamp(0.0, 1.0)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -41,6 +51,7 @@ class VAE(nn.Module):
     latent_dims: tuple[int, ...]
     encoder: nn.Module
     decoder: nn.Module
+    linear_output: bool = False  # see the module docstring
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)
@@ -61,13 +72,13 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, noise) if sample else mu
         if prior_z is None:
-            return VAEOutput(self.decode(z), mu, logvar, z)
+            return VAEOutput(self.decode(z), mu, logvar, z, linear=self.linear_output)
         logits, prior_logits = self.decode(torch.cat([z, prior_z.to(z.dtype)])).split([len(z), len(prior_z)])
-        return VAEOutput(logits, mu, logvar, z, prior_logits)
+        return VAEOutput(logits, mu, logvar, z, prior_logits, linear=self.linear_output)
 
     def decode_images(self, z: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1], fp32, decoded from z: the one place logits become pixels."""
-        return torch.sigmoid(self.decode(z).float())
+        """Images in [0, 1], fp32, decoded from z: the one place decoder outputs become pixels."""
+        return to_images(self.decode(z).float(), self.linear_output).clamp(0.0, 1.0)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from N(0, I), made on the CPU (so a CPU generator reproduces them anywhere)."""

@@ -1,0 +1,175 @@
+"""A diffusers AutoencoderKL in and out: vaegan-export --format diffusers, the LatentPriorPipeline,
+train.py --init-from (and --train decoder)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import vaegan
+from tests.conftest import TINY, call, make_idx_folder
+from vaegan.checkpoint import config_from_checkpoint
+from vaegan.cli import train_main
+from vaegan.data import load_data
+from vaegan.export import main as export_main
+
+QUIET = ["--perceptual-weight", "0", "--no-visuals", "--wandb", "disabled", "--eval-train-images", "0"]
+
+
+@pytest.fixture(scope="session")
+def spatial_run(tmp_path_factory) -> Path:
+    """A tiny GAN run with a 2 x 7 x 7 latent on diffusers' blocks with a linear decoder: its last.pt."""
+    root = tmp_path_factory.mktemp("spatial-run")
+    data = make_idx_folder(root / "data")
+    assert train_main(["--latent", "2", "--latent-shape", "spatial", "--decoder-output", "linear",
+                       "--data-dir", str(data), "--out",
+                       str(root / "run"), "--epochs", "1", "--use_gan", "--ema-decay", "0.9", *QUIET, *TINY]) == 0
+    return root / "run" / "checkpoints" / "last.pt"
+
+
+def roundtrip_matches(autoencoder, model, x: torch.Tensor) -> None:
+    """AutoencoderKL's encode -> mode -> decode, mapped to [0, 1] as diffusers' image processor does,
+    is the model's reconstruction."""
+    with torch.no_grad():
+        decoded = autoencoder.decode(autoencoder.encode(2 * x - 1).latent_dist.mode()).sample
+    torch.testing.assert_close(decoded.clamp(-1, 1), 2 * model.reconstruct(x) - 1, atol=1e-4, rtol=0)
+
+
+def test_a_spatial_model_exports_as_an_autoencoder_kl_that_decodes_as_it_does(spatial_run, tmp_path, capsys):
+    from diffusers import AutoencoderKL
+
+    out = tmp_path / "exported"
+    code, err = call(export_main, ["--checkpoint", str(spatial_run), "--out", str(out), "--format", "diffusers"],
+                     capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["vae"]  # no prior: no pipeline
+    autoencoder = AutoencoderKL.from_pretrained(out / "vae")
+    model = vaegan.load(spatial_run, device="cpu")
+    roundtrip_matches(autoencoder, model, torch.rand(6, 1, 28, 28))
+    # The scale: 1 / the spread of the training images' posterior means (2,000 asked, 57 there).
+    saved = torch.load(spatial_run, weights_only=True)
+    data = load_data(config_from_checkpoint(saved["config"], spatial_run))
+    latents = torch.cat([model.encode(x) for x in data.train.in_order(16)])
+    assert autoencoder.config.scaling_factor == pytest.approx(1 / latents.std().item(), rel=1e-3)
+    assert autoencoder.config.latents_mean == pytest.approx(latents.mean((0, 2, 3)).tolist(), abs=1e-5)
+
+
+def test_a_model_without_an_autoencoder_kl_form_keeps_its_safetensors_export(tiny_run, tmp_path, capsys):
+    from vaegan.config import build_config, with_image_spec
+    from vaegan.models import build_model
+
+    sigmoid = tmp_path / "sigmoid.pt"  # a spatial latent on diffusers' blocks, decoding through a sigmoid
+    cfg = with_image_spec(build_config({"latent": 2, "latent_shape": "spatial", "channels": [8, 16]}), 1, 28)
+    torch.save({"config": cfg.to_dict(), "model": build_model(cfg).state_dict(), "step": 0}, sigmoid)
+    for checkpoint in (tiny_run, sigmoid):  # and a vector latent
+        out = tmp_path / f"exported-{checkpoint.stem}"
+        code, err = call(export_main, ["--checkpoint", str(checkpoint), "--out", str(out), "--format", "diffusers"],
+                         capsys)
+        assert code == 2 and "no AutoencoderKL form" in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()
+        assert call(export_main, ["--checkpoint", str(checkpoint), "--out", str(out)], capsys)[0] == 0
+
+
+def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_draws(spatial_run, tmp_path, capsys):
+    import shutil
+
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    from vaegan.prior_run import main as prior_main
+
+    shutil.copytree(spatial_run.parents[1], tmp_path / "run")
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.pt"
+    prior_args = ["--checkpoint", str(checkpoint), "--steps", "2", "--batch-size", "32", "--width", "32",
+                  "--sampling-steps", "3", "--eval-samples", "0"]
+    assert call(prior_main, prior_args, capsys)[0] == 0
+    out = tmp_path / "exported"
+    assert call(export_main, ["--checkpoint", str(checkpoint), "--out", str(out), "--format", "diffusers"],
+                capsys)[0] == 0
+    assert {p.name for p in out.iterdir()} == {"vae", "unet", "scheduler", "model_index.json"}
+    UNet2DModel.from_pretrained(out / "unet")
+    assert DDIMScheduler.from_pretrained(out / "scheduler").config.timestep_spacing == "leading"
+    pipe = vaegan.LatentPriorPipeline.from_pretrained(out)
+    model = vaegan.load(checkpoint, device="cpu")
+    for steps in (None, 5):  # None: the prior's own 3
+        images = pipe(batch_size=4, num_inference_steps=steps, generator=torch.Generator().manual_seed(3),
+                      output_type="pt").images
+        torch.testing.assert_close(images, model.sample(4, prior="diffusion", seed=3, steps=steps), atol=1e-4, rtol=0)
+    prior = model.diffusion
+    assert pipe.vae.config.latents_std == pytest.approx(prior.std.flatten().tolist())
+    assert len(pipe(batch_size=2, output_type="pil").images) == 2
+
+
+def small_autoencoder(folder: Path, channels: int, quant: bool) -> Path:
+    """A randomly initialised two-level AutoencoderKL, saved as diffusers saves one."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1)
+    AutoencoderKL(in_channels=channels, out_channels=channels, block_out_channels=(8, 16), layers_per_block=1,
+                  down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                  latent_channels=3, norm_num_groups=4, sample_size=16, use_quant_conv=quant,
+                  use_post_quant_conv=quant).save_pretrained(folder)
+    return folder
+
+
+def rgb_folder(folder: Path, n: int = 48) -> Path:
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        (folder / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        pixels = (rng.random((16, 16, 3)) * 64 + (i % 2) * 160).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"c{i % 2}" / f"{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("channels, quant", [(1, False), (3, True)])
+def test_a_run_starts_from_a_diffusers_vae_and_fine_tunes_its_decoder_only(tmp_path, capsys, channels, quant):
+    from diffusers import AutoencoderKL
+
+    source = small_autoencoder(tmp_path / "ae", channels, quant)
+    data = rgb_folder(tmp_path / "rgb") if channels == 3 else make_idx_folder(tmp_path / "idx")
+    data_flags = ["--dataset", "folder"] * (channels == 3) + ["--data-dir", str(data)]
+    run = tmp_path / "run"
+    code, err = call(train_main, ["--init-from", str(source), "--train", "decoder", *data_flags, "--out", str(run),
+                                  "--epochs", "1", "--batch-size", "16", "--use_gan", "--disc-start", "0",
+                                  "--lpips-backbone", "random", *QUIET], capsys)
+    assert code == 0, err
+    config = yaml_config(run)
+    assert (config["latent"], config["channels"], config["norm_groups"], config["quant_conv"]) == (3, [8, 16], 4, quant)
+    assert (config["image_channels"], config["decoder_output"], config["recon_loss"]) == (channels, "linear", "l1")
+    original = AutoencoderKL.from_pretrained(source).state_dict()
+    trained = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
+    for key, value in original.items():  # the encoder (and so the latent space) as it came; the decoder trained
+        frozen = key.startswith(("encoder.", "quant_conv."))
+        assert torch.equal(trained[key], value) == frozen, key
+    out = tmp_path / "exported"
+    assert call(export_main, ["--checkpoint", str(run / "checkpoints" / "last.pt"), "--out", str(out),
+                              "--format", "diffusers"], capsys)[0] == 0
+    exported = AutoencoderKL.from_pretrained(out / "vae")
+    assert all(torch.equal(exported.state_dict()[k], v) for k, v in original.items() if k.startswith("encoder."))
+    roundtrip_matches(exported, vaegan.load(run / "checkpoints" / "last.pt", device="cpu"),
+                      torch.rand(3, channels, 28 if channels == 1 else 16, 28 if channels == 1 else 16))
+
+
+def yaml_config(run: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def test_init_from_refuses_what_it_cannot_build_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub id is then looked up in the local cache only
+    source = small_autoencoder(tmp_path / "ae", 1, False)
+    data = make_idx_folder(tmp_path / "idx")
+    base = ["--init-from", str(source), "--data-dir", str(data), "--out", str(tmp_path / "run"), *QUIET]
+    config = json.loads((source / "config.json").read_text())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text(json.dumps({**config, "act_fn": "gelu"}))
+    for argv, message in [(["--latent", "8"], "drop --latent 8 (it has 3)"),
+                          (["--init-from", str(tmp_path / "other")], "its activation or mid block differs"),
+                          (["--init-from", str(tmp_path / "nowhere")], "no such folder"),
+                          (["--init-from", str(tmp_path / "idx")], "without config.json"),
+                          (["--init-from", "nobody/no-such-vae"], "cannot read an AutoencoderKL config")]:
+        code, err = call(train_main, base + argv, capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,143 @@
+"""A diffusers AutoencoderKL in and out of vaegan.
+
+In: `--init-from SOURCE` (a local folder or a Hugging Face Hub id) sets the U-Net's fields from the
+AutoencoderKL's config (`fields_from_autoencoder`) and its first weights from the AutoencoderKL's
+(`load_autoencoder_weights`). Out: a spatial U-Net on diffusers' blocks with a linear decoder holds
+exactly AutoencoderKL's modules, so `as_autoencoder_kl` hands its weights over unchanged, with the
+latents' statistics in the config (`scaling_factor`, `latents_mean`, `latents_std`).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import torch
+
+from .config import ConfigError
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL
+
+    from .models import UNetVAE
+
+BLOCKS = {"DownEncoderBlock2D": False, "AttnDownEncoderBlock2D": True}  # down block -> has attention
+UP_OF = {"DownEncoderBlock2D": "UpDecoderBlock2D", "AttnDownEncoderBlock2D": "AttnUpDecoderBlock2D"}
+
+
+def autoencoder_location(source: str) -> tuple[str, Optional[str]]:
+    """(folder or hub id, subfolder) of the AutoencoderKL named by `source`: a folder holding its
+    config.json, a pipeline folder holding vae/config.json, or a hub id."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return str(path), None
+        if (path / "vae" / "config.json").is_file():
+            return str(path), "vae"
+        raise ConfigError(f"--init-from {source}: a folder without config.json or vae/config.json "
+                          f"(a diffusers AutoencoderKL or pipeline folder)")
+    if path.exists() or source.startswith((".", "/", "~")) or source.count("/") != 1:
+        raise ConfigError(f"--init-from {source}: no such folder, and not a Hugging Face Hub id (owner/name)")
+    return source, None
+
+
+def read_autoencoder_config(source: str) -> dict:
+    """The AutoencoderKL config of `source` (a hub id is fetched: a repo of the VAE alone, or a
+    pipeline's vae/ subfolder)."""
+    from diffusers import AutoencoderKL
+
+    where, subfolder = autoencoder_location(source)
+    for sub in [subfolder] if subfolder or Path(where).is_dir() else [None, "vae"]:
+        try:
+            with warnings.catch_warnings():  # huggingface_hub's deprecation notices about its own arguments
+                warnings.simplefilter("ignore")
+                return dict(AutoencoderKL.load_config(where, subfolder=sub))
+        except (OSError, ValueError) as e:
+            error = e
+    raise ConfigError(f"--init-from {source}: cannot read an AutoencoderKL config "
+                      f"({type(error).__name__}: {str(error).splitlines()[0][:160]})")
+
+
+def fields_from_autoencoder(config: dict, source: str) -> dict:
+    """The vaegan config fields that build the same network as the AutoencoderKL `config`; one line
+    naming what does not fit (another class, activation or block type)."""
+    def refuse(what: str) -> ConfigError:
+        return ConfigError(f"--init-from {source}: {what}; vaegan builds AutoencoderKL's Encoder / Decoder "
+                           f"with SiLU, (Attn)DownEncoderBlock2D / (Attn)UpDecoderBlock2D and a mid attention")
+
+    name = config.get("_class_name", "AutoencoderKL")
+    if name != "AutoencoderKL":
+        raise refuse(f"its class is {name}")
+    if config.get("act_fn", "silu") != "silu" or not config.get("mid_block_add_attention", True):
+        raise refuse("its activation or mid block differs")
+    down = list(config.get("down_block_types", ("DownEncoderBlock2D",)))
+    up = list(config.get("up_block_types", ("UpDecoderBlock2D",)))
+    if any(d not in BLOCKS for d in down) or up != [UP_OF[d] for d in reversed(down)]:
+        raise refuse(f"its blocks are {down} / {up}")
+    channels = [int(c) for c in config.get("block_out_channels", (64,))]
+    if len(channels) < 2:
+        raise refuse("it has a single level")
+    image_channels = int(config.get("in_channels", 3))
+    if image_channels != int(config.get("out_channels", 3)) or image_channels not in (1, 3):
+        raise refuse(f"it maps {image_channels} to {config.get('out_channels')} channels")
+    quant = bool(config.get("use_quant_conv", True))
+    if quant != bool(config.get("use_post_quant_conv", True)):
+        raise refuse("it has one of the two quant convs only")
+    size = int(config.get("sample_size", 32))
+    attention = [size // 2 ** i for i, d in enumerate(down) if BLOCKS[d]]
+    return {"arch": "unet", "blocks": "diffusers", "latent_shape": "spatial", "decoder_output": "linear",
+            "latent": int(config.get("latent_channels", 4)), "channels": channels,
+            "num_res_blocks": int(config.get("layers_per_block", 1)),
+            "norm_groups": int(config.get("norm_num_groups", 32)), "quant_conv": quant,
+            "image_channels": image_channels, "attn_resolutions": attention or None}
+
+
+def with_autoencoder_fields(settings: dict, source: str) -> dict:
+    """The user's `settings` (flags over recipe) with the model fields of the AutoencoderKL at `source`;
+    a field the user set to another value is refused in one line."""
+    fields = fields_from_autoencoder(read_autoencoder_config(source), source)
+    clashes = [f"--{k.replace('_', '-')} {settings[k]} (it has {v})" for k, v in fields.items()
+               if settings.get(k) is not None and settings[k] != v]
+    if clashes:
+        raise ConfigError(f"--init-from {source} sets the model from its config; drop {', '.join(clashes)}")
+    return {**settings, **fields}
+
+
+def load_autoencoder_weights(model: UNetVAE, source: str) -> None:
+    """`model`'s weights from the AutoencoderKL at `source` (its keys are the model's)."""
+    from diffusers import AutoencoderKL
+
+    where, subfolder = autoencoder_location(source)
+    try:
+        autoencoder = AutoencoderKL.from_pretrained(where, subfolder=subfolder)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--init-from {source}: cannot read its weights ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:160]})") from None
+    try:
+        model.load_state_dict(autoencoder.state_dict())
+    except RuntimeError as e:
+        raise ConfigError(f"--init-from {source}: its weights do not fit the model its config describes "
+                          f"({str(e).splitlines()[0][:160]})") from None
+
+
+def latent_statistics(mean: torch.Tensor, std: torch.Tensor) -> dict:
+    """AutoencoderKL's latent config from per-channel mean and std ([1, C, 1, 1] or [C]):
+    `scaling_factor` = 1 / the latents' overall std (Stable Diffusion's convention: z * scaling_factor
+    has unit variance), and the per-channel `latents_mean` / `latents_std` the learned prior
+    standardises with."""
+    mean, std = mean.flatten().double(), std.flatten().double()
+    overall = (std.pow(2) + mean.pow(2)).mean() - mean.mean().pow(2)  # variance of all latents together
+    return {"scaling_factor": float(overall.rsqrt()), "latents_mean": mean.tolist(), "latents_std": std.tolist()}
+
+
+def as_autoencoder_kl(model: UNetVAE, statistics: dict) -> AutoencoderKL:
+    """The model as a diffusers AutoencoderKL with the same weights, in eval mode on the CPU;
+    `statistics` from `latent_statistics`."""
+    from diffusers import AutoencoderKL
+
+    if not model.linear_output:
+        raise ConfigError("a sigmoid decoder has no AutoencoderKL form (AutoencoderKL decodes to [-1, 1] "
+                          "linearly): train with --decoder-output linear")
+    autoencoder = AutoencoderKL(**model.diffusers_config(), **statistics)
+    autoencoder.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    return autoencoder.eval()
