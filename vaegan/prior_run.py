@@ -321,9 +321,10 @@ class PriorRun:
         self.logger.info(f"training {cfg.steps} steps of batch {cfg.batch_size} ({passes:.1f} passes over the "
                          f"latents), evaluated every {cfg.eval_every} steps")
         total, count, begin = torch.zeros((), device=self.device), 0, time.perf_counter()
+        first_step, started = self.step, begin
         bar = tqdm(total=cfg.steps, initial=self.step, desc="prior", leave=False)
+        self.denoiser.train()  # evaluation samples with the EMA copy: this one stays in training mode
         for index in self.batches():
-            self.denoiser.train()
             with autocast(self.device, self.amp):
                 loss = denoising_loss(self.denoiser, self.x0[index.to(self.device)], self.schedule)
             self.optimizer.zero_grad(set_to_none=True)
@@ -332,8 +333,8 @@ class PriorRun:
             self.ema.update_parameters(self.denoiser)
             total, count, self.step = total + loss.detach(), count + 1, self.step + 1
             bar.update()
-            if count == LOG_EVERY:
-                self._say_how_long(time.perf_counter() - begin)
+            if self.step - first_step == LOG_EVERY:  # once, early: how long the whole run will take
+                self._say_how_long(time.perf_counter() - started, LOG_EVERY)
             if self.step % LOG_EVERY == 0:
                 self.logger.log_step({"prior/loss": loss.item()}, self.step)
             if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
@@ -341,10 +342,11 @@ class PriorRun:
                 total, count, begin = torch.zeros((), device=self.device), 0, time.perf_counter()
         bar.close()
 
-    def _say_how_long(self, seconds: float) -> None:
+    def _say_how_long(self, seconds: float, steps: int) -> None:
+        """The minutes the steps left will take at the pace of the last `steps`, which took `seconds`."""
         left = self.cfg.steps - self.step
         self.logger.info(f"{self.step} of {self.cfg.steps} steps; the {left} left take about "
-                         f"{left * seconds / 25 / 60:.0f} min at this pace (evaluations not counted)")
+                         f"{left * seconds / steps / 60:.0f} min at this pace (evaluations not counted)")
 
     def _end_round(self, mean_loss: float, seconds: float) -> None:
         """Evaluate the EMA denoiser's samples, draw the GIF frame, write diffusion.pt."""
