@@ -166,6 +166,7 @@ def test_init_from_refuses_what_it_cannot_build_in_one_line(tmp_path, capsys, mo
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "config.json").write_text(json.dumps({**config, "act_fn": "gelu"}))
     for argv, message in [(["--latent", "8"], "drop --latent 8 (it has 3)"),
+                          (["--downsample", "8"], "drop --downsample 8 (it has 2)"),
                           (["--init-from", str(tmp_path / "other")], "its activation or mid block differs"),
                           (["--init-from", str(tmp_path / "nowhere")], "no such folder"),
                           (["--init-from", str(tmp_path / "idx")], "without config.json"),

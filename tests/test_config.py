@@ -41,6 +41,10 @@ def test_underscore_and_dash_spellings_are_the_same_flag():
     ({"image_size": 30, "channels": [32, 64, 128]}, "30 px does not halve 2 times"),
     ({"image_channels": 2}, "image_channels must be one of 1, 3"),
     ({"arch": "mlp", "latent_shape": "spatial"}, "needs --arch unet"),
+    ({"downsample": 6}, "downsample must be one of 2, 4, 8"),
+    ({"downsample": 8, "arch": "conv"}, "--downsample needs --arch unet"),
+    ({"downsample": 8, "channels": [32, 64, 128]}, "--downsample 8 needs 4 levels, but --channels lists 3"),
+    ({"downsample": 8, "image_size": 28}, "28 px does not halve 3 times.*or a smaller --downsample"),
 ])
 def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):

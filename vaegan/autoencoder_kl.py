@@ -87,6 +87,7 @@ def fields_from_autoencoder(config: dict, source: str) -> dict:
     attention = [size // 2 ** i for i, d in enumerate(down) if BLOCKS[d]]
     return {"arch": "unet", "blocks": "diffusers", "latent_shape": "spatial", "decoder_output": "linear",
             "latent": int(config.get("latent_channels", 4)), "channels": channels,
+            "downsample": 2 ** (len(channels) - 1),
             "num_res_blocks": int(config.get("layers_per_block", 1)),
             "norm_groups": int(config.get("norm_num_groups", 32)), "quant_conv": quant,
             "image_channels": image_channels, "attn_resolutions": attention or None}

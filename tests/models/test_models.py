@@ -144,6 +144,19 @@ def test_every_model_part_follows_the_image_spec(size, channels):
     assert DomainClassifier(4, image_channels=channels)(x).shape == (2, 4)
 
 
+@pytest.mark.parametrize("size, downsample", [(28, 2), (64, 4), (64, 16), (256, 8)])
+def test_downsample_sets_where_the_latent_lives_at_any_size(size, downsample):
+    from vaegan.config import with_image_spec
+
+    side = size // downsample
+    x = torch.rand(1, 3, size, size)
+    for shape, dims in (("spatial", (4, side, side)), ("vector", (4,))):
+        cfg = with_image_spec(Config(latent_shape=shape, latent=4, downsample=downsample), 3, size)
+        model = build_model(cfg)
+        assert len(cfg.channels) == downsample.bit_length() and model.latent_dims == dims
+        assert model(x).logits.shape == x.shape
+
+
 def test_receptive_field_matches_the_gradient_support():
     from vaegan.models.discriminator import receptive_field
 
