@@ -178,8 +178,7 @@ class Trainer:
         self.opt_g = make_optimizer(cfg, trainable_parameters(self.model, cfg.train), cfg.lr)
         # The critics (PatchGAN, and the sample PatchGAN and latent critic if any) train together,
         # with one optimizer; each one's loss reaches only its own parameters.
-        self.critics = {name: net for name in ("discriminator", "sample_discriminator", "latent_discriminator")
-                        if (net := getattr(self.loss_fn, name)) is not None}
+        self.critics = self.loss_fn.critics()
         self.disc_params = [p for net in self.critics.values() for p in net.parameters()]
         self.opt_d = make_optimizer(cfg, self.disc_params, cfg.disc_lr or cfg.lr) if cfg.use_gan else None
         # fp16 gradients underflow without scaling; one scaler per optimizer (off unless fp16).
@@ -335,9 +334,8 @@ class Trainer:
             prior_codes = (self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device))
                            if "latent_discriminator" in critics else None)
             with autocast(self.device, self.amp_dtype):
-                d_loss, d_logs = self.loss_fn.discriminator_loss(
-                    x, out.recon, critics["discriminator"], samples, out.mu, prior_codes,
-                    critics.get("latent_discriminator"), critics.get("sample_discriminator"))
+                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, fake_samples=samples, codes=out.mu,
+                                                                 prior_codes=prior_codes, critics=critics)
             d_outcome = self._backward_and_step(d_loss, self.disc_params, self.opt_d, self.scalers["d"])
             outcome = max(outcome, d_outcome, key=OUTCOMES.index)  # the worse of the two updates
             logs.update(d_logs)

@@ -5,9 +5,17 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from vaegan.config import Config
-from vaegan.losses import LPIPS, VAEGANLoss, adaptive_weight, kl_per_image
-from vaegan.losses.vaegan_loss import IMQ_SCALES, SWD_PRIOR_DRAWS, SWD_PROJECTIONS, mmd_imq, sliced_wasserstein_to_prior
-from vaegan.models import build_model
+from vaegan.losses import LPIPS, VAEGANLoss, kl_per_image
+from vaegan.losses.vaegan_loss import (
+    IMQ_SCALES,
+    SWD_PRIOR_DRAWS,
+    SWD_PROJECTIONS,
+    adaptive_weight_from_output_grads,
+    frozen_call,
+    mmd_imq,
+    sliced_wasserstein_to_prior,
+)
+from vaegan.models import build_model, to_images
 
 
 def test_kl_matches_the_closed_form_of_torch_distributions():
@@ -128,21 +136,44 @@ def test_adaptive_weight_matches_a_hand_computation():
     w = torch.randn(3, 4, requires_grad=True)
     h = torch.randn(5, 4)
     y = h @ w.T
-    nll, g_loss = (y ** 2).sum(), -(y.sum())
     # by hand: d/dw sum((h w^T)^2) = 2 y^T h ; d/dw -sum(h w^T) = -1^T h per row
     rec_grad = 2 * y.detach().T @ h
     gan_grad = -torch.ones(3, 5) @ h
     expected = rec_grad.norm() / (gan_grad.norm() + 1e-4)
-    assert torch.allclose(adaptive_weight(nll, g_loss, w), expected)
-    assert adaptive_weight(nll * 1e12, g_loss, w) == 1e4  # clamped
+    nll_parts, gan_parts = [(y, 2 * y.detach())], [(y, -torch.ones(5, 3))]
+    assert torch.allclose(adaptive_weight_from_output_grads(nll_parts, gan_parts, w), expected)
+    huge = [(y, 2e12 * y.detach())]
+    assert adaptive_weight_from_output_grads(huge, gan_parts, w) == 1e4  # clamped
 
 
-@pytest.mark.parametrize("single_backward", [True, False])
-def test_generator_and_discriminator_updates_do_not_leak_gradients(single_backward):
+def two_backward_loss(loss_fn: VAEGANLoss, x, out, step: int, last_layer) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference the production path is tested against: the objective written plainly, as taming
+    does, nll + the latent terms + w * (g + g_samples), the adaptive weight w taken from two extra
+    backwards to the decoder's last layer. (loss, w)."""
+    logits = out.logits.float()
+    terms = loss_fn.terms(x, out)
+    nll = terms["rec"].mean()
+    if "lpips" in terms:
+        nll = nll + loss_fn.perceptual_weight * x[0].numel() * terms["lpips"].mean()
+    d_fake, feature_distance = loss_fn._critic_on_reconstructions(x, logits, out.linear)
+    if feature_distance is not None:
+        nll = nll + loss_fn.disc_feature_weight * x[0].numel() * feature_distance.mean()
+    latent = loss_fn.kl_weight(step) * terms["kl"].mean() + loss_fn._code_terms(out, step, {})
+    g = loss_fn._g_loss(d_fake.float())
+    if out.prior_logits is not None:
+        samples = to_images(out.prior_logits.float(), out.linear)
+        g = g + loss_fn._g_loss(frozen_call(loss_fn.sample_discriminator, samples).float())
+    rec_grad = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
+    gan_grad = torch.autograd.grad(g, last_layer, retain_graph=True)[0]
+    w = (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, 1e4).detach() * loss_fn.disc_weight
+    return nll + latent + w * g, w
+
+
+def test_generator_and_discriminator_updates_do_not_leak_gradients():
     cfg, model, loss_fn = setup(use_gan=True, disc_start=0)
     x = torch.rand(4, 1, 28, 28)
     out = model(x)
-    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer, single_backward=single_backward)
+    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
     assert "g_loss" in logs and logs["d_weight"] > 0
     loss.backward()
     assert all(p.grad is None for p in loss_fn.discriminator.parameters())
@@ -183,8 +214,8 @@ def test_discriminator_losses_at_known_logits(kind):
                          [(0.0, False, 0.0, 0.0, 0.0), (1.0, False, 0.0, 0.0, 0.0), (0.0, True, 0.0, 0.0, 0.0),
                           (0.0, False, 50.0, 50.0, 0.0), (0.0, False, 0.0, 0.0, 1.0)])
 def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd, swd, feature):
-    """The fast path's surrogate has the same gradient as the plain nll + beta kl + w g_loss
-    (+ w g_loss_samples, with one adaptive weight over both adversarial parts; + the code-matching terms)."""
+    """The production surrogate has the gradient, value and adaptive weight of the plain objective
+    nll + beta kl (+ the code-matching terms) + w (g_loss + g_loss_samples), one w over both parts."""
     cfg = Config(image_channels=1, image_size=28, channels=[8, 16, 16], attn_heads=2, perceptual_weight=perceptual,
                  use_gan=True, disc_start=0, gan_samples=samples, mmd_weight=mmd, swd_weight=swd,
                  disc_feature_weight=feature)
@@ -192,17 +223,23 @@ def test_single_backward_gives_the_objectives_gradient(perceptual, samples, mmd,
     model = build_model(cfg)
     loss_fn = VAEGANLoss.from_config(cfg, LPIPS("random") if perceptual else None)
     x, noise, prior_z = torch.rand(6, 1, 28, 28), torch.randn(6, 4), torch.randn(6, 4) if samples else None
-    grads, logs = [], []
-    for single in (False, True):
+    grads, values, weights = [], [], []
+    for production in (False, True):
         model.zero_grad(set_to_none=True)
         torch.manual_seed(2)  # the same prior draws for the code-matching terms
         out = model(x, noise=noise, prior_z=prior_z)
-        loss, log = loss_fn.generator_loss(x, out, 0, model.last_layer, single_backward=single)
+        if production:
+            loss, logs = loss_fn.generator_loss(x, out, 0, model.last_layer)
+            value, weight = logs["loss"], logs["d_weight"]
+        else:
+            loss, weight = two_backward_loss(loss_fn, x, out, 0, model.last_layer)
+            value = loss.detach()
         loss.backward()
         grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
-        logs.append(log)
-    assert torch.allclose(logs[0]["d_weight"], logs[1]["d_weight"], rtol=1e-4)
-    assert torch.allclose(logs[0]["loss"], logs[1]["loss"])
+        values.append(value)
+        weights.append(weight)
+    assert torch.allclose(weights[0], weights[1], rtol=1e-4)
+    assert torch.allclose(values[0], values[1])
     scale = max(g.abs().max() for g in grads[0].values())
     worst = max((grads[0][k] - grads[1][k]).abs().max() for k in grads[0])
     assert worst / scale < 1e-5, (worst, scale)
@@ -282,7 +319,7 @@ def test_latent_adversary_trains_the_encoder_through_the_means_and_never_the_cri
     out = model(x, noise=noise)
     out.mu.retain_grad()
     out.logvar.retain_grad()
-    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer, single_backward=False)
+    loss, logs = loss_fn.generator_loss(x, out, step=0, last_layer=model.last_layer)
     loss.backward()
     expected = (logs["rec"] + logs["kl_weight"] * logs["kl"] + logs["d_weight"] * logs["g_loss"]
                 + 3.0 * logs["g_loss_latent"])
@@ -295,7 +332,7 @@ def test_latent_adversary_trains_the_encoder_through_the_means_and_never_the_cri
     without.mu.retain_grad()
     rest = VAEGANLoss.from_config(Config(**{**cfg.to_dict(), "latent_adversary_weight": 0.0}))
     rest.discriminator = loss_fn.discriminator
-    rest.generator_loss(x, without, step=0, last_layer=model.last_layer, single_backward=False)[0].backward()
+    rest.generator_loss(x, without, step=0, last_layer=model.last_layer)[0].backward()
     assert torch.allclose(out.mu.grad - without.mu.grad, codes.grad, atol=1e-6)
     # The critic trains on detached codes: its loss never reaches the VAE.
     model.zero_grad(set_to_none=True)
@@ -325,13 +362,12 @@ def test_latent_adversary_waits_for_disc_start_and_needs_the_gan():
         validate(Config(latent_adversary_weight=1.0))
 
 
-@pytest.mark.parametrize("single_backward", [True, False])
-def test_disc_feature_term_is_ds_feature_distance_and_never_trains_d(single_backward):
+def test_disc_feature_term_is_ds_feature_distance_and_never_trains_d():
     x = torch.rand(4, 1, 28, 28)
     cfg, model, loss_fn = setup(use_gan=True, disc_start=3, disc_feature_weight=2.0)
     out = model(x)
     assert "disc_feature" not in loss_fn.generator_loss(x, out, step=2, last_layer=model.last_layer)[1]
-    loss, logs = loss_fn.generator_loss(x, out, step=3, last_layer=model.last_layer, single_backward=single_backward)
+    loss, logs = loss_fn.generator_loss(x, out, step=3, last_layer=model.last_layer)
     with torch.no_grad():
         logits_fake, fake = loss_fn.discriminator(out.recon, return_features=True)
         _, real = loss_fn.discriminator(x, return_features=True)
@@ -413,3 +449,24 @@ def test_fp16_gradients_through_the_critics_and_lpips_match_fp32(monkeypatch, di
         error = ((grad - reference).norm() / reference.norm()).item()
         flushed = ((grad == 0) & (reference != 0)).float().mean().item()
         assert error < 0.01 and flushed == 0.0, f"{name}: relative error {error:.4f}, flushed {flushed:.2%}"
+
+
+def test_discriminator_loss_runs_the_critics_it_is_given_by_name():
+    """The trainer passes DDP / compiled wrappers of the loss's own critics as one mapping: those run."""
+    cfg, model, loss_fn = setup(use_gan=True, gan_samples=True, disc_start=0)
+    calls = []
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, name, net):
+            super().__init__()
+            self.name, self.net = name, net
+
+        def forward(self, x):
+            calls.append(self.name)
+            return self.net(x)
+
+    assert set(loss_fn.critics()) == {"discriminator", "sample_discriminator"}
+    wrapped = {name: Wrapper(name, net) for name, net in loss_fn.critics().items()}
+    x = torch.rand(2, 1, 28, 28)
+    loss_fn.discriminator_loss(x, torch.rand(2, 1, 28, 28), fake_samples=torch.rand(2, 1, 28, 28), critics=wrapped)
+    assert calls == ["discriminator", "sample_discriminator"]

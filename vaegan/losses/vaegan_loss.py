@@ -35,7 +35,7 @@ With bce and beta = 1, rec + kl is the negative ELBO in nats per image.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 import ot
 import torch
@@ -110,16 +110,6 @@ def sliced_wasserstein_to_prior(z: torch.Tensor) -> torch.Tensor:
     return log["projected_emds"].mean()
 
 
-def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
-                    max_weight: float = 1e4) -> torch.Tensor:
-    """||dL_rec/dW|| / (||dL_gan/dW|| + 1e-4), clamped, W the decoder's last weight; no gradient.
-    Under DDP both gradients are averaged over ranks first, so every rank uses the weight one
-    process would compute on the global batch."""
-    rec_grad = all_reduce_mean(torch.autograd.grad(nll, last_layer, retain_graph=True)[0])
-    gan_grad = all_reduce_mean(torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0])
-    return (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()
-
-
 def adaptive_weight_from_output_grads(nll_parts: list[tuple[torch.Tensor, torch.Tensor]],
                                       gan_parts: list[tuple[torch.Tensor, torch.Tensor]],
                                       last_layer: torch.Tensor, max_weight: float = 1e4) -> torch.Tensor:
@@ -180,12 +170,15 @@ class VAEGANLoss(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: Config, perceptual: Optional[LPIPS] = None) -> "VAEGANLoss":
-        return cls(cfg.recon_loss, cfg.kl_weight, cfg.kl_warmup_steps, perceptual, cfg.perceptual_weight,
-                   build_discriminator(cfg) if cfg.use_gan else None, cfg.disc_loss, cfg.disc_start,
-                   cfg.disc_weight, cfg.mmd_weight, cfg.swd_weight,
-                   build_latent_discriminator(cfg) if cfg.latent_adversary_weight > 0 else None,
-                   cfg.latent_adversary_weight, cfg.disc_feature_weight,
-                   build_discriminator(cfg) if cfg.use_gan and cfg.gan_samples else None)
+        return cls(recon_loss=cfg.recon_loss, kl_weight=cfg.kl_weight, kl_warmup_steps=cfg.kl_warmup_steps,
+                   perceptual=perceptual, perceptual_weight=cfg.perceptual_weight,
+                   discriminator=build_discriminator(cfg) if cfg.use_gan else None, disc_loss=cfg.disc_loss,
+                   disc_start=cfg.disc_start, disc_weight=cfg.disc_weight, mmd_weight=cfg.mmd_weight,
+                   swd_weight=cfg.swd_weight,
+                   latent_discriminator=build_latent_discriminator(cfg) if cfg.latent_adversary_weight > 0 else None,
+                   latent_adversary_weight=cfg.latent_adversary_weight,
+                   disc_feature_weight=cfg.disc_feature_weight,
+                   sample_discriminator=build_discriminator(cfg) if cfg.use_gan and cfg.gan_samples else None)
 
     def kl_weight(self, step: int) -> float:
         warm = self.kl_warmup_steps
@@ -206,86 +199,94 @@ class VAEGANLoss(nn.Module):
                 terms["lpips"] = self.perceptual(to_images(logits, out.linear), x)
         return terms
 
-    def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int, last_layer: torch.Tensor,
-                       single_backward: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def generator_loss(self, x: torch.Tensor, out: VAEOutput, step: int,
+                       last_layer: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(tensor to call .backward() on, detached named terms; `loss` is the objective's value).
 
-        With the GAN active, the plain way (single_backward=False) backpropagates the perceptual
-        and adversarial terms twice: once for the adaptive weight, once for the update. The
-        default instead takes each term's gradient w.r.t. the decoder logits once, gets the
-        last-layer gradients from those with a cheap conv backward, and returns the surrogate
-        sum(logits * dL/dlogits) + beta * kl (+ the code-matching terms), whose gradient is the objective's (tested)."""
+        With the GAN active, the adaptive weight needs the reconstruction's and the adversarial
+        term's gradients on the decoder's last layer. Rather than backpropagating both through the
+        whole network twice (once for the weight, once for the update), each term's gradient w.r.t.
+        the decoder logits is taken once, the last-layer gradients follow from those by a cheap conv
+        backward, and the returned surrogate sum(logits * dL/dlogits) + the latent terms has the
+        objective's gradient (tested against the two-backward form)."""
         logits = out.logits.float()  # one fp32 node: the gradients below are taken w.r.t. it
         terms = self._terms(x, logits, out)
-        beta = self.kl_weight(step)
         nll = terms["rec"].mean()
         if "lpips" in terms:
             nll = nll + self.perceptual_weight * x[0].numel() * terms["lpips"].mean()
-        kl = terms["kl"].mean()
-        latent_loss = beta * kl
         d_fake = None  # D's logits on the reconstructions
         if self.gan_active(step):
-            with_features = self.disc_feature_weight > 0
-            with fp32_under_fp16(logits.device):
-                d_out = frozen_call(self.discriminator, to_images(logits, out.linear), return_features=with_features)
-                d_fake, fake_features = d_out if with_features else (d_out, None)
-                if with_features:
-                    with torch.no_grad():
-                        _, real_features = self.discriminator(x, return_features=True)
-            if with_features:
-                terms["disc_feature"] = (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
-                nll = nll + self.disc_feature_weight * x[0].numel() * terms["disc_feature"].mean()
+            d_fake, feature_distance = self._critic_on_reconstructions(x, logits, out.linear)
+            if feature_distance is not None:
+                terms["disc_feature"] = feature_distance
+                nll = nll + self.disc_feature_weight * x[0].numel() * feature_distance.mean()
+        beta = self.kl_weight(step)
+        kl = terms["kl"].mean()
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
+        logs.update({name: terms[name].mean() for name in ("lpips", "disc_feature") if name in terms})
+        latent_loss = beta * kl + self._code_terms(out, step, logs)
+        loss = nll + latent_loss
+        if d_fake is None:
+            logs["loss"] = loss
+            return loss, {k: v.detach() for k, v in logs.items()}
+        backward_loss, adversarial = self._adversarial(logits, nll, d_fake, out, last_layer, logs)
+        logs["loss"] = loss + adversarial
+        return backward_loss + latent_loss, {k: v.detach() for k, v in logs.items()}
+
+    def _critic_on_reconstructions(self, x: torch.Tensor, logits: torch.Tensor,
+                                   linear: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """D's logits on the reconstructions (a frozen call: they reach the VAE, never D) and, with
+        disc_feature_weight, the per-image distance of D's features of them and of x."""
+        with_features = self.disc_feature_weight > 0
+        with fp32_under_fp16(logits.device):
+            d_out = frozen_call(self.discriminator, to_images(logits, linear), return_features=with_features)
+            if not with_features:
+                return d_out, None
+            d_fake, fake_features = d_out
+            with torch.no_grad():
+                _, real_features = self.discriminator(x, return_features=True)
+        return d_fake, (fake_features.float() - real_features.float()).pow(2).flatten(1).mean(1)
+
+    def _code_terms(self, out: VAEOutput, step: int, logs: dict) -> torch.Tensor:
+        """The weighted code-matching terms (MMD, SWD, the latent critic's), each logged into `logs`."""
+        total = torch.zeros((), device=out.mu.device)
         if self.mmd_weight > 0 or self.swd_weight > 0:
             # Drawn for the global batch: every rank draws the same (the trainer keeps them in step).
             codes = global_batch(out.mu.float().flatten(1))
         if self.mmd_weight > 0:
             logs["mmd"] = mmd_imq(codes, torch.randn_like(codes))
-            latent_loss = latent_loss + self.mmd_weight * logs["mmd"]
+            total = total + self.mmd_weight * logs["mmd"]
         if self.swd_weight > 0:
             logs["swd"] = sliced_wasserstein_to_prior(codes)
-            latent_loss = latent_loss + self.swd_weight * logs["swd"]
+            total = total + self.swd_weight * logs["swd"]
         if self.latent_discriminator is not None and self.gan_active(step):
             # A mean over this rank's codes: DDP's gradient average makes it the global batch's.
             critic_logits = frozen_call(self.latent_discriminator, out.mu.float().flatten(1))
             logs["g_loss_latent"] = self._g_loss(critic_logits.float())
-            latent_loss = latent_loss + self.latent_adversary_weight * logs["g_loss_latent"]
-        loss = nll + latent_loss
-        for name in ("lpips", "disc_feature"):
-            if name in terms:
-                logs[name] = terms[name].mean()
-        if not self.gan_active(step):
-            logs["loss"] = loss
-            return loss, {k: v.detach() for k, v in logs.items()}
+            total = total + self.latent_adversary_weight * logs["g_loss_latent"]
+        return total
+
+    def _adversarial(self, logits: torch.Tensor, nll: torch.Tensor, d_fake: torch.Tensor, out: VAEOutput,
+                     last_layer: torch.Tensor, logs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the surrogate whose gradient is that of nll + w * g, the adversarial term w * g's value).
+        One adaptive weight w for the whole adversarial term (reconstructions + prior samples): its
+        last-layer gradient stays disc_weight x the reconstruction term's, however many parts."""
         g_loss = self._g_loss(d_fake.float())
-        g_samples = None
+        nll_grad = torch.autograd.grad(nll, logits, retain_graph=True)[0]
+        gan_parts = [(logits, torch.autograd.grad(g_loss, logits, retain_graph=True)[0])]
+        g_total = g_loss
         if out.prior_logits is not None:
             prior_logits = out.prior_logits.float()
             with fp32_under_fp16(prior_logits.device):
                 d_samples = frozen_call(self.sample_discriminator, to_images(prior_logits, out.linear))
-            g_samples = self._g_loss(d_samples.float())
-        # One adaptive weight for the whole adversarial term (reconstructions + samples): its
-        # last-layer gradient stays disc_weight x the reconstruction term's, however many parts.
-        g_total = g_loss if g_samples is None else g_loss + g_samples
-        if single_backward:
-            nll_grad = torch.autograd.grad(nll, logits, retain_graph=True)[0]
-            gan_grad = torch.autograd.grad(g_loss, logits, retain_graph=True)[0]
-            gan_parts = [(logits, gan_grad)]
-            if g_samples is not None:
-                gan_parts.append((prior_logits, torch.autograd.grad(g_samples, prior_logits, retain_graph=True)[0]))
-            d_weight = adaptive_weight_from_output_grads([(logits, nll_grad)], gan_parts, last_layer)
-            d_weight = d_weight * self.disc_weight
-            backward_loss = (logits * (nll_grad + d_weight * gan_grad)).sum() + latent_loss
-            if g_samples is not None:
-                backward_loss = backward_loss + d_weight * (prior_logits * gan_parts[1][1]).sum()
-        else:
-            d_weight = adaptive_weight(nll, g_total, last_layer) * self.disc_weight
-            backward_loss = loss + d_weight * g_total
-        loss = loss + d_weight * g_total
-        if g_samples is not None:
-            logs["g_loss_samples"] = g_samples
-        logs.update(g_loss=g_loss, d_weight=d_weight, loss=loss)
-        return backward_loss, {k: v.detach() for k, v in logs.items()}
+            logs["g_loss_samples"] = self._g_loss(d_samples.float())
+            g_total = g_loss + logs["g_loss_samples"]
+            gan_parts.append((prior_logits, torch.autograd.grad(logs["g_loss_samples"], prior_logits,
+                                                                retain_graph=True)[0]))
+        d_weight = adaptive_weight_from_output_grads([(logits, nll_grad)], gan_parts, last_layer) * self.disc_weight
+        surrogate = (logits * nll_grad).sum() + sum(d_weight * (t * g).sum() for t, g in gan_parts)
+        logs.update(g_loss=g_loss, d_weight=d_weight)
+        return surrogate, d_weight * g_total
 
     def _image_critic_loss(self, critic: nn.Module, x: torch.Tensor,
                            fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -294,32 +295,35 @@ class VAEGANLoss(nn.Module):
         logits_real, logits_fake = logits.split([len(x), len(fake)])
         return self._d_loss(logits_real, logits_fake), logits_real, logits_fake
 
-    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, discriminator: Optional[nn.Module] = None,
-                           fake_samples: Optional[torch.Tensor] = None, codes: Optional[torch.Tensor] = None,
-                           prior_codes: Optional[torch.Tensor] = None,
-                           latent_discriminator: Optional[nn.Module] = None,
-                           sample_discriminator: Optional[nn.Module] = None) -> tuple[torch.Tensor, dict]:
+    CRITICS = ("discriminator", "sample_discriminator", "latent_discriminator")
+
+    def critics(self) -> dict[str, nn.Module]:
+        """The critics this loss has (the PatchGAN, and the sample PatchGAN and latent critic if on), by name."""
+        return {name: getattr(self, name) for name in self.CRITICS if getattr(self, name) is not None}
+
+    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, fake_samples: Optional[torch.Tensor] = None,
+                           codes: Optional[torch.Tensor] = None, prior_codes: Optional[torch.Tensor] = None,
+                           critics: Optional[Mapping[str, nn.Module]] = None) -> tuple[torch.Tensor, dict]:
         """fake: reconstructions in [0, 1], for D; fake_samples: decoded prior draws (gan_samples),
         for the sample discriminator. Both are detached here so no update of a critic reaches the VAE.
         codes: this batch's posterior means [B, D] and prior_codes: as many N(0, I) draws, for the
         latent critic (when there is one), which learns to tell the draws (real) from the codes
         (fake). Each critic's loss reaches only its own parameters; the sum is returned.
-        The trainer draws prior_codes for the global batch. `discriminator`, `latent_discriminator`
-        and `sample_discriminator` may be DDP wrappers of the loss's own modules."""
-        discriminator = self.discriminator if discriminator is None else discriminator
-        d_loss, logits_real, logits_fake = self._image_critic_loss(discriminator, x, fake)
+        The trainer draws prior_codes for the global batch. `critics` (default: `self.critics()`) may
+        map the same names to the DDP or compiled wrappers of the loss's own modules."""
+        critics = {**self.critics(), **(critics or {})}
+        d_loss, logits_real, logits_fake = self._image_critic_loss(critics["discriminator"], x, fake)
         logs = {"d_loss": d_loss, "d_real": logits_real.mean(), "d_fake": logits_fake.mean()}
         if fake_samples is not None:
             if self.sample_discriminator is None:
                 raise ValueError("fake_samples need the sample discriminator (gan_samples)")
-            critic = self.sample_discriminator if sample_discriminator is None else sample_discriminator
-            logs["d_loss_samples"], _, logits_samples = self._image_critic_loss(critic, x, fake_samples)
+            logs["d_loss_samples"], _, logits_samples = self._image_critic_loss(critics["sample_discriminator"], x,
+                                                                                fake_samples)
             logs["d_fake_samples"] = logits_samples.mean()
             d_loss = d_loss + logs["d_loss_samples"]
         if self.latent_discriminator is not None and codes is not None:
-            critic = self.latent_discriminator if latent_discriminator is None else latent_discriminator
             codes = codes.detach().float().flatten(1)
-            logits = critic(torch.cat([prior_codes.float().flatten(1), codes])).float()
+            logits = critics["latent_discriminator"](torch.cat([prior_codes.float().flatten(1), codes])).float()
             logits_prior, logits_codes = logits.split([len(codes), len(codes)])
             logs["d_loss_latent"] = self._d_loss(logits_prior, logits_codes)
             logs["d_codes"] = logits_codes.mean()
