@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 from vaegan.checkpoint import inference_weights, load_checkpoint
 from vaegan.config import Config, ConfigError
 from vaegan.models import build_model
-from vaegan.prior import GaussianMixturePrior
+from vaegan.priors.mixture import GaussianMixturePrior
 
 
 def reference(checkpoint):

@@ -53,7 +53,8 @@ def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
 
 def test_shipped_recipes_load(tmp_path):
     from tests.conftest import ROOT
-    from vaegan.prior_run import PriorConfig, check, read_recipe
+    from vaegan.prior_run import read_recipe
+    from vaegan.priors.training import PriorConfig, check
 
     training = [p for p in sorted((ROOT / "configs").glob("*.yaml")) if not p.name.startswith("prior_")]
     priors = sorted((ROOT / "configs").glob("prior_*.yaml"))

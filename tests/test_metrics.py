@@ -129,3 +129,17 @@ def test_iw_bound_equals_the_elbo_exactly_when_the_weights_are_constant(kind):
     for k in (1, 7, 100):
         assert torch.allclose(importance_weighted_bound(model, x, kind, k), exact, atol=1e-4), k
     assert torch.allclose(elbo(model, x, kind, samples=3), exact, atol=1e-4)
+
+
+def test_run_eval_leaves_its_arguments_as_given(trained):
+    """The GPU-or-CPU defaults of --iw-samples and --fid are resolved inside, not written back."""
+    from vaegan.eval_checkpoint import run_eval
+    from vaegan.evaluate import eval_parser
+
+    root, _ = trained
+    args = eval_parser().parse_args(["--checkpoint", str(root / "run" / "checkpoints" / "last.pt"), "--n", "8",
+                                     "--no-fidelity"])
+    before = dict(vars(args))
+    metrics = run_eval(args)
+    assert vars(args) == before and args.iw_samples is None and args.fid is None
+    assert "test/nll_iw" not in metrics and not any(k.startswith("test/fid") for k in metrics)  # a CPU's defaults

@@ -23,10 +23,11 @@ from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoi
 from .config import Config, ConfigError
 from .device import resolve_device
 from .models import VAE, build_model, lerp_latents
-from .prior import GaussianMixturePrior
+from .priors import PRIOR_CHOICES, PRIORS, prior_dir
+from .priors.mixture import GaussianMixturePrior
 
 if TYPE_CHECKING:  # diffusers is imported only where a diffusion prior is read: loading stays fast without one
-    from .diffusion_prior import DiffusionPrior
+    from .priors.diffusion import DiffusionPrior
 
 EXPORT_FILES = ("model.safetensors", "config.json", "prior.safetensors", "diffusion.safetensors")
 
@@ -57,7 +58,7 @@ class TrainedVAE:
 
     def priors(self) -> dict[str, object]:
         """The priors this model has, by name: gaussian always, gmm and diffusion when fitted / trained."""
-        found = {"gaussian": None, "gmm": self.prior, "diffusion": self.diffusion}
+        found = dict(zip(PRIORS, (None, self.prior, self.diffusion)))
         return {name: prior for name, prior in found.items() if name == "gaussian" or prior is not None}
 
     def resolve_prior(self, prior: str) -> str:
@@ -66,8 +67,8 @@ class TrainedVAE:
         have = self.priors()
         if prior == "auto":
             return auto_prior(self.prior, self.diffusion)
-        if prior not in ("gaussian", "gmm", "diffusion"):
-            raise ConfigError(f"prior must be auto, gaussian, gmm or diffusion, got {prior!r}")
+        if prior not in PRIORS:
+            raise ConfigError(f"prior must be one of {', '.join(PRIOR_CHOICES)}, got {prior!r}")
         if prior not in have:
             what, hint = (("fitted mixture", "a spatial latent, or --prior gaussian") if prior == "gmm" else
                           ("diffusion", "train one with vaegan-prior"))
@@ -125,8 +126,6 @@ def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
 def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
     """The prior vaegan-prior trained for this checkpoint, if any. One trained on another state of the
     model (the checkpoint was overwritten since) would decode to nonsense: it is left out, with a warning."""
-    from .prior_run import prior_dir
-
     path = prior_dir(checkpoint) / "diffusion.pt"
     if not path.is_file():
         return None
@@ -136,7 +135,7 @@ def diffusion_prior_of(checkpoint: Path, step: int) -> Optional[DiffusionPrior]:
                       f"{checkpoint} is at step {step}; train it again with vaegan-prior --checkpoint {checkpoint}",
                       stacklevel=2)
         return None
-    from .diffusion_prior import DiffusionPrior
+    from .priors.diffusion import DiffusionPrior
 
     return DiffusionPrior.from_state_dict(state["prior"])
 
@@ -166,7 +165,7 @@ def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from .diffusion_prior import DiffusionPrior
+    from .priors.diffusion import DiffusionPrior
 
     if not path.is_file():
         return None

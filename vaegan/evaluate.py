@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 from .cli import OneLineParser, run_cli
 from .config import DATASETS, INCEPTION_FILE
+from .priors import PRIOR_CHOICES
 
 
 def eval_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-samples", metavar="FILE.npy", help="write --num-samples decodes of prior draws the same way")
     p.add_argument("--num-samples", type=int, default=1000, metavar="M", help="prior samples for --save-samples "
                                                                                "(default: 1000)")
-    p.add_argument("--prior", choices=("auto", "gaussian", "gmm", "diffusion"), default="auto",
+    p.add_argument("--prior", choices=PRIOR_CHOICES, default="auto",
                    help="prior of --save-samples: gaussian = N(0, I); gmm = the checkpoint's Gaussian mixture "
                         "(fitted here on the training posterior means if it has none); diffusion = the prior "
                         "vaegan-prior trained for this checkpoint; auto = diffusion, unless vaegan-prior measured "

@@ -76,8 +76,8 @@ def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_d
 
     from .api import load
     from .autoencoder_kl import as_autoencoder_kl, latent_statistics
-    from .diffusion_prior import sampling_scheduler
     from .models import UNetVAE
+    from .priors.diffusion import sampling_scheduler
 
     model = load(checkpoint, device="cpu")
     if not isinstance(model.vae, UNetVAE) or not model.vae.spatial or not model.vae.linear_output:
@@ -111,8 +111,8 @@ def training_latent_spread(model, data_dir: Optional[str], n: int):
     import dataclasses
 
     from .data import load_data
-    from .diffusion_prior import standardiser
-    from .prior import posterior_means
+    from .priors.diffusion import standardiser
+    from .priors.mixture import posterior_means
 
     cfg = dataclasses.replace(model.config, limit_train=min(n, model.config.limit_train or n),
                               **({"data_dir": data_dir} if data_dir else {}))

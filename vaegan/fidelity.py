@@ -186,7 +186,7 @@ class ValidationFidelity:
     @torch.no_grad()
     def __call__(self, model, prior=None, with_samples: bool = False, seed: int = 0) -> dict[str, float]:
         """`model`: the VAE judged (in eval mode); `prior`: what samples are drawn from (None: N(0, I))."""
-        from .prior import sample_latents
+        from .priors.mixture import sample_latents
 
         if not self.measurable:
             return {}

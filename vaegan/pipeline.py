@@ -15,7 +15,7 @@ from typing import Optional, Union
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DModel
 
-from .diffusion_prior import SpatialDenoiser, sample_loop
+from .priors.diffusion import SpatialDenoiser, sample_loop
 
 
 class LatentPriorPipeline(DiffusionPipeline):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from .cli import OneLineParser, run_cli
 from .config import IMAGE_SUFFIXES, ConfigError
+from .priors import PRIOR_CHOICES
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +35,7 @@ def sample_parser() -> argparse.ArgumentParser:
     mode.add_argument("--traverse", action="store_true",
                       help="vector latents: sweep each of the --dims most spread latent dims, one row each")
     p.add_argument("--num", type=int, default=64, help="prior samples to draw (default: 64)")
-    p.add_argument("--prior", choices=("auto", "gaussian", "gmm", "diffusion"), default="auto",
+    p.add_argument("--prior", choices=PRIOR_CHOICES, default="auto",
                    help="diffusion = the prior vaegan-prior trained for this checkpoint, gmm = the model's fitted "
                         "mixture, gaussian = N(0, I), auto = the first of those the model has, the mixture before the "
                         "diffusion prior when vaegan-prior measured its samples closer to the data (default: auto)")

@@ -41,7 +41,7 @@ from .losses import LPIPS, VAEGANLoss
 from .metrics import EVAL_SEED, split_metrics
 from .models import build_model, evaluating, trainable_parameters
 from .optim import make_ema, make_optimizer, make_scheduler
-from .prior import GaussianMixturePrior, posterior_means
+from .priors.mixture import GaussianMixturePrior, posterior_means
 from .signals import GracefulStop, Interrupted
 from .tracked import FIDELITY_METRICS, improves
 from .wandb_sink import WandbSink

@@ -18,7 +18,7 @@ import torch
 from ..config import Config, ConfigError
 from ..logger import read_metrics
 from ..models import evaluating
-from ..prior import posterior_means
+from ..priors.mixture import posterior_means
 from .draw import (
     image_grid,
     latent_scatter,
@@ -98,7 +98,7 @@ class EvolutionAssets:
         prior_z = self.prior_z if trainer.prior is None else \
             trainer.prior.sample(NUM_SAMPLES, torch.Generator().manual_seed(PRIOR_SEED))
         with evaluating(model):
-            mu = posterior_means(model, self.latent_x.in_order(500)).cpu().numpy()
+            mu = posterior_means(model, self.latent_x.in_order(trainer.cfg.eval_batch_size)).cpu().numpy()
             recon = model.decode_images(model.encode(self.recon_x)[0])
             samples = model.decode_images(prior_z.to(device))
 

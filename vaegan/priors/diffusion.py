@@ -26,11 +26,7 @@ SCHEDULE = "squaredcos_cap_v2"  # the cosine schedule: less of the chain spent o
 # measured 1.6-5.2x farther from the data (docs/results.md#ddim-spacing). Trailing needs a
 # zero-terminal-SNR schedule with v-prediction (Lin et al. 2024), which this prior does not train.
 SPACING = "leading"
-SPACINGS = ("leading", "trailing")
-# How the few sampling steps integrate the reverse process: "ddim" (deterministic DDIM) or "dpm"
-# (DPM-Solver++, second order multistep, Lu et al. 2022: its higher order is meant to need fewer steps).
-SAMPLER = "ddim"
-SAMPLERS = ("ddim", "dpm")
+SAMPLER = "ddim"  # of SAMPLERS (vaegan.priors)
 
 
 class MLPDenoiser(nn.Module):

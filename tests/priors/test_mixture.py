@@ -5,7 +5,7 @@ import torch
 
 from vaegan.config import Config
 from vaegan.models import build_model
-from vaegan.prior import GaussianMixturePrior, sample_latents
+from vaegan.priors.mixture import GaussianMixturePrior, sample_latents
 
 
 def two_clusters(n=2000):
