@@ -75,3 +75,15 @@ def test_a_gan_checkpoint_from_before_the_swd_and_d_feature_keys_loads_with_them
     config = config_from_checkpoint({"use_gan": True, "latent": 4}, tmp_path / "old.pt")
     assert (config.swd_weight, config.disc_feature_weight) == (0.0, 0.0)
     assert config.best_metric == "val/mse"  # what such runs picked best.pt by, not the GAN default
+
+
+def test_load_reaches_no_command_line_module(tiny_run):
+    """The library side (vaegan.load, sampling) never imports a program's command line."""
+    import subprocess
+    import sys
+
+    programs = ["vaegan.cli", "vaegan.prior_run", "vaegan.evaluate", "vaegan.sample", "vaegan.export"]
+    code = (f"import sys, vaegan; m = vaegan.load({str(tiny_run)!r}, 'cpu'); m.sample(2); "
+            f"print([name for name in {programs!r} if name in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
