@@ -1,7 +1,8 @@
 import numpy as np
+import yaml
 from PIL import Image
 
-from tests.conftest import TINY
+from tests.conftest import ROOT, TINY
 from vaegan.cli import parse_train_args
 from vaegan.trainer import train
 
@@ -85,3 +86,28 @@ def test_another_run_on_the_same_assets_folder_is_refused_before_writing(idx_dir
     assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
     run(idx_dir, tmp_path, 4, 2, "--resume")  # the owner itself goes on
     assert len(gif_frames(tmp_path / "assets" / "latent_4" / "samples_evolution.gif")[0]) == 2
+
+
+def test_the_256px_recipe_trains_a_step_and_its_gifs_stay_small(tmp_path):
+    """configs/unet_spatial_rgb256.yaml at its own widths, RGBA files with transparency: one epoch
+    of LPIPS + PatchGAN steps, evaluation and the GIFs; grids show 256 px images at 128 px tiles."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("test", 2)):
+        (tmp_path / "images" / split).mkdir(parents=True)
+        for i in range(n):
+            rgba = rng.integers(0, 256, (256, 256, 4), dtype=np.uint8)
+            Image.fromarray(rgba, "RGBA").save(tmp_path / "images" / split / f"{i}.png")
+    (cfg,) = parse_train_args(["--config", str(ROOT / "configs" / "unet_spatial_rgb256.yaml"), "--dataset", "folder",
+                               "--data-dir", str(tmp_path / "images"), "--epochs", "1", "--batch-size", "2",
+                               "--disc-start", "0", "--lpips-backbone", "random", "--val-images", "0",
+                               "--eval-train-images", "0",
+                               "--out", str(tmp_path / "run"), "--wandb", "disabled"])
+    summary = train(cfg)
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert (saved["image_size"], saved["image_channels"], saved["channels"]) == (256, 3, [32, 64, 128, 128])
+    assert summary["step"] == 2
+    folder = tmp_path / "run" / "assets" / "latent_4-spatial"
+    frames, _ = gif_frames(folder / "samples_evolution.gif")
+    assert frames[0][0][0] <= 10 * 130 + 10, frames[0][0]  # ten 128 px tiles a row, not ten of 256 px
+    for name in GIFS:
+        assert (folder / name).stat().st_size < 2_000_000, name

@@ -44,6 +44,7 @@ def read_png(path: Path) -> np.ndarray:
 
 # ---------------------------------------------------------------- frames
 TILE_PX = 84  # small images are upscaled (nearest) to about this size: 28 px digits at 3x
+MAX_TILE_PX = 128  # larger ones are shown downscaled to this: a 10-wide grid of 256 px images is 1,300 px
 
 
 def scale_for(size: int) -> int:
@@ -52,7 +53,7 @@ def scale_for(size: int) -> int:
 
 def tile_px(size: int) -> int:
     """Height of one tile row of `image_grid` for images of `size` px, padding included."""
-    return (size + 2) * scale_for(size)
+    return MAX_TILE_PX + 2 if size > MAX_TILE_PX else (size + 2) * scale_for(size)
 
 
 def figure_to_array(fig) -> np.ndarray:
@@ -82,8 +83,13 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: list[str
 
 
 def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
-    """[N, 1 or 3, H, W] in [0, 1] -> uint8 RGB grid; images under TILE_PX are upscaled to be seen."""
-    grid = make_grid(images.float().clamp(0, 1).cpu(), nrow=nrow, padding=2, pad_value=1.0)
+    """[N, 1 or 3, H, W] in [0, 1] -> uint8 RGB grid; images under TILE_PX are upscaled to be seen,
+    images over MAX_TILE_PX downscaled (antialiased) so that grids and GIFs stay a sane size."""
+    images = images.float().clamp(0, 1).cpu()
+    if images.shape[-1] > MAX_TILE_PX:
+        images = torch.nn.functional.interpolate(images, size=(MAX_TILE_PX, MAX_TILE_PX), mode="bilinear",
+                                                 antialias=True).clamp(0, 1)
+    grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
     scale = scale_for(images.shape[-1])
     if scale > 1:
         grid = torch.nn.functional.interpolate(grid[None], scale_factor=scale, mode="nearest")[0]
