@@ -8,9 +8,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, call
 from vaegan.cli import cli_markdown, train_main, train_parser
 from vaegan.config import FIELDS, GROUP_ORDER, GROUPS, RESUME_MAY_CHANGE
+from vaegan.options import REQUIRED as REQUIRED_MARK
 
 
 def test_every_field_names_one_help_group_and_resumes_as_it_declares():
@@ -110,3 +111,30 @@ def test_the_code_passes_the_linter():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "vaegan", "tests", "bench", "train.py", "eval.py"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("program", ["eval.py", "vaegan-sample", "vaegan-export", "vaegan-prior"])
+def test_every_program_has_its_flags_from_one_options_dataclass(program, capsys):
+    """Each field is a flag with its help and default in its group, and its range check gives the
+    program's one-line error."""
+    from vaegan.cli import program_options
+    from vaegan.options import flag_of, groups_of, option_fields
+
+    import_main = {"eval.py": "vaegan.evaluate", "vaegan-sample": "vaegan.sample", "vaegan-export": "vaegan.export",
+                   "vaegan-prior": "vaegan.prior_run"}[program]
+    main = __import__(import_main, fromlist=["main"]).main
+    options = {name: cls for name, cls, _ in program_options()}[program]
+    parser_of = {"eval.py": "eval_parser", "vaegan-sample": "sample_parser", "vaegan-export": "export_parser",
+                 "vaegan-prior": "prior_parser"}[program]
+    text = getattr(__import__(import_main, fromlist=[parser_of]), parser_of)().format_help()
+    for title, names in groups_of(options).items():
+        assert f"\n{title}:\n" in text
+        for name in names:
+            assert flag_of(options, name) in text, name
+    numeric = [n for n, f in option_fields(options).items() if f.metadata["minimum"] is not None]
+    assert numeric, program
+    name = numeric[0]
+    required = [a for n, f in option_fields(options).items() if f.default is REQUIRED_MARK
+                for a in (flag_of(options, n), "x")]
+    code, err = call(main, [*required, flag_of(options, name), "-1"], capsys)
+    assert code == 2 and f"{name} must be >" in err and len(err.strip().splitlines()) == 1, err

@@ -53,8 +53,9 @@ def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
 
 def test_shipped_recipes_load(tmp_path):
     from tests.conftest import ROOT
+    from vaegan.options import build_options
     from vaegan.prior_run import read_recipe
-    from vaegan.priors.training import PriorConfig, check
+    from vaegan.priors.training import PriorConfig
 
     training = [p for p in sorted((ROOT / "configs").glob("*.yaml")) if not p.name.startswith("prior_")]
     priors = sorted((ROOT / "configs").glob("prior_*.yaml"))
@@ -62,7 +63,7 @@ def test_shipped_recipes_load(tmp_path):
     for path in training:
         build_config(load_yaml(str(path)))
     for path in priors:  # vaegan-prior --config recipes
-        check(PriorConfig(checkpoint="x.pt", **read_recipe(str(path))))
+        build_options(PriorConfig, {"checkpoint": "x.pt", **read_recipe(str(path))})
 
 
 def test_every_flag_the_docs_name_exists():

@@ -133,13 +133,16 @@ def test_iw_bound_equals_the_elbo_exactly_when_the_weights_are_constant(kind):
 
 def test_run_eval_leaves_its_arguments_as_given(trained):
     """The GPU-or-CPU defaults of --iw-samples and --fid are resolved inside, not written back."""
+    import dataclasses
+
     from vaegan.eval_checkpoint import run_eval
-    from vaegan.evaluate import eval_parser
+    from vaegan.evaluate import EvalOptions, eval_parser
+    from vaegan.options import parse_options
 
     root, _ = trained
-    args = eval_parser().parse_args(["--checkpoint", str(root / "run" / "checkpoints" / "last.pt"), "--n", "8",
-                                     "--no-fidelity"])
-    before = dict(vars(args))
+    args, _ = parse_options(EvalOptions, eval_parser(), ["--checkpoint", str(root / "run" / "checkpoints" / "last.pt"),
+                                                         "--n", "8", "--no-fidelity"])
+    before = dataclasses.asdict(args)
     metrics = run_eval(args)
-    assert vars(args) == before and args.iw_samples is None and args.fid is None
+    assert dataclasses.asdict(args) == before and args.iw_samples is None and args.fid is None
     assert "test/nll_iw" not in metrics and not any(k.startswith("test/fid") for k in metrics)  # a CPU's defaults

@@ -62,6 +62,8 @@ def test_interpolate_and_traverse_shapes(tiny_run, tmp_path, capsys):
     (["--reconstruct", "EMPTY"], "holds no images"),
     (["--num", "0"], "must be >= 1"),
     (["--sampling-steps", "0"], "must be >= 1"),
+    (["--range", "0"], "sweep must be > 0"),
+    (["--traverse", "--interpolate", "a.png", "b.png"], "--interpolate and --traverse draw different grids"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys, argv, message):
     (tmp_path / "broken.png").write_bytes(b"not a png")

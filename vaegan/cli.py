@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 import warnings
@@ -10,61 +9,21 @@ from typing import Callable, Optional, Sequence
 
 import yaml
 
-from .config import (
-    FIELDS,
-    GROUPS,
-    RESUME_MAY_CHANGE,
-    Config,
-    ConfigError,
-    TrainingError,
-    _base_type,
-    build_config,
-    check_value,
-    load_yaml,
-)
+from .config import GROUPS, RESUME_MAY_CHANGE, Config, ConfigError, TrainingError, build_config, check_value, load_yaml
+from .options import OneLineParser, add_flag, flag_help, groups_of, markdown_table
 from .signals import Interrupted
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage plus the error; a user of a script wants the one line that matters."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _shown_default(name: str):
-    """A field's default as --help and docs/cli.md print it (on / off for switches; None when unset)."""
-    f = FIELDS[name]
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    return ("on" if default else "off") if isinstance(default, bool) else default
-
-
-def flag_help(name: str) -> str:
-    """A field's help text with its default."""
-    default = _shown_default(name)
-    return FIELDS[name].metadata["help"] + ("" if default is None else f" (default: {default})")
-
-
 def _add_config_flag(group: argparse._ArgumentGroup, name: str) -> None:
-    kind, meta = _base_type(name), FIELDS[name].metadata
-    flag = "--" + name.replace("_", "-")
-    kwargs = dict(default=argparse.SUPPRESS, help=flag_help(name))
     if name == "resume":  # a flag that may take a value: --resume, --resume auto, --no-resume
-        group.add_argument("--resume", nargs="?", const="yes", choices=meta["choices"], **kwargs)
+        add_flag(group, Config, "resume", nargs="?", const="yes")
         group.add_argument("--no-resume", dest="resume", action="store_const", const="no",
                            default=argparse.SUPPRESS, help="start a new run (the default)")
-        return
-    if kind is bool:
-        kwargs["action"] = argparse.BooleanOptionalAction
     elif name == "latent":
-        kwargs.update(type=int, nargs="+", metavar="N", help=kwargs["help"] + "; several values train one run each")
-    elif kind is list:
-        kwargs.update(type=int, nargs="+", metavar="C")
+        add_flag(group, Config, "latent", nargs="+", metavar="N",
+                 help=flag_help(Config, "latent") + "; several values train one run each")
     else:
-        kwargs.update(type=kind, choices=meta["choices"], metavar=None if meta["choices"] else name.upper())
-    group.add_argument(flag, dest=name, **kwargs)
-    if "_" in name:  # --use_gan works as well as --use-gan; --help shows one spelling
-        group.add_argument("--" + name, dest=name, **{**kwargs, "help": argparse.SUPPRESS})
+        add_flag(group, Config, name)
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -167,34 +126,42 @@ def train_main(argv: Optional[Sequence[str]] = None) -> int:
     return run_cli(main)
 
 
-def cli_markdown() -> str:
-    """docs/cli.md: every training flag by group, from the Config (a test fails when the file is stale)."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+def program_options() -> list[tuple[str, type, str]]:
+    """(program, its options dataclass, a line on what it does) of every program but training's."""
+    from .evaluate import EvalOptions
+    from .export import ExportOptions
+    from .priors.training import PriorConfig
+    from .sample import SampleOptions
 
-    lines = ["# Training flags (`python train.py` / `vaegan-train`)", "",
-             "Generated from `vaegan/config.py` by `python -m vaegan.cli docs/cli.md`; do not edit by hand.",
-             "Precedence: defaults < `--config FILE` (YAML, keys spelled as below with `_`) < flags. Multi-word",
-             "flags also take underscores (`--use_gan` = `--use-gan`); on/off flags also take `no-` (`--no-visuals`).",
+    return [("eval.py", EvalOptions, "Test-split metrics of a trained checkpoint (`python eval.py --checkpoint ...`)."),
+            ("vaegan-sample", SampleOptions, "Samples, reconstructions, interpolations or traversals as a grid."),
+            ("vaegan-export", ExportOptions, "A checkpoint as safetensors for `vaegan.load`, or as a diffusers model."),
+            ("vaegan-prior", PriorConfig, "A learned (diffusion) prior on a trained model's latents; `--config` "
+                                          "takes a `configs/prior_*.yaml` recipe of its Training and Evaluation "
+                                          "keys.")]
+
+
+def cli_markdown() -> str:
+    """docs/cli.md: every program's flags by group, from their option dataclasses (a test fails when
+    the file is stale)."""
+    lines = ["# Command-line flags", "",
+             "Generated from the option dataclasses (`vaegan/config.py` for training, and one per program) by",
+             "`python -m vaegan.cli docs/cli.md`; do not edit by hand. Multi-word flags also take underscores",
+             "(`--use_gan` = `--use-gan`); on/off flags also take `no-` (`--no-visuals`).", "",
+             "# Training flags (`python train.py` / `vaegan-train`)", "",
+             "Precedence: defaults < `--config FILE` (YAML, keys spelled as below with `_`) < flags.",
              "`--print-config` prints the resolved config, every default filled in, and exits.", ""]
     for title, names in GROUPS.items():
-        lines += [f"## {title}", "", "| flag | default | what it does |", "|---|---|---|"]
-        for name in names:
-            f, default = FIELDS[name], _shown_default(name)
-            if default is None:
-                shown = "see text" if "default:" in f.metadata["help"] else "unset"
-            else:
-                shown = f"`{default}`"
-            choices = f.metadata["choices"]
-            flag = "--" + name.replace("_", "-")
-            value = " {" + ",".join(map(str, choices)) + "}" if choices else ""
-            lines.append(f"| `{flag}{value}` | {shown} | {cell(f.metadata['help'])} |")
-        lines.append("")
+        lines += [f"## {title}", "", *markdown_table(Config, names), ""]
     may_change = ", ".join(f"`--{n.replace('_', '-')}`" for n in sorted(RESUME_MAY_CHANGE))
     lines += ["## What `--resume` may change", "",
               "A resumed run trains with the checkpoint's settings. Of the flags above only these may differ",
               f"from it: {may_change}. Any other one that is given and differs is refused, with",
               "both values named; one not given keeps the checkpoint's value.", ""]
+    for program, options, what in program_options():
+        lines += [f"# `{program}`", "", what, ""]
+        for title, names in groups_of(options).items():
+            lines += [f"## {program}: {title}", "", *markdown_table(options, names), ""]
     return "\n".join(lines)
 
 

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
+from .options import ConfigError, check_field, opt, option_fields
 from .tracked import BEST_METRICS
 
 IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".webp")  # what --dataset folder and vaegan-sample read
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torchmetrics' Inception weights
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist", "cifar10", "svhn", "celeba", "folder")
-
-
-class ConfigError(ValueError):
-    """Bad user input: reported as one line and exit code 2, never as a traceback."""
 
 
 class TrainingError(RuntimeError):
@@ -35,19 +31,6 @@ LOSS, ADVERSARIAL = "Loss: reconstruction, KL and codes", "Loss: adversarial"
 OPTIMISATION, PRIOR, EVALUATION = "Optimisation", "Sampling prior", "Evaluation"
 RUN, HARDWARE, LOGGING = "Run folder and checkpoints", "Hardware and reproducibility", "Logging and visuals"
 GROUP_ORDER = (DATA, MODEL, INIT, LOSS, ADVERSARIAL, OPTIMISATION, PRIOR, EVALUATION, RUN, HARDWARE, LOGGING)
-
-
-def opt(default: Any, help: str, choices: Optional[tuple] = None, minimum: Optional[float] = None,
-        exclusive: bool = False, group: Optional[str] = None, resumable: bool = False):
-    """A config field with its help text, allowed choices, lower bound, its --help group and whether
-    a resumed run may set it anew (`resumable`: how long a run goes on, how it is evaluated, logged and
-    stored, where it runs and where its data lives; every other key shapes the model or the objective,
-    so a resumed run keeps the checkpoint's)."""
-    meta = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "group": group,
-            "resumable": resumable}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -303,47 +286,19 @@ class Config:
         return dataclasses.asdict(self)
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+FIELDS = option_fields(Config)
 
 GROUPS: dict[str, tuple[str, ...]] = {
     title: tuple(name for name, f in FIELDS.items() if f.metadata["group"] == title) for title in GROUP_ORDER}
 RESUME_MAY_CHANGE = frozenset(name for name, f in FIELDS.items() if f.metadata["resumable"])
-TYPES = typing.get_type_hints(Config)
-
-
-def _base_type(name: str) -> type:
-    hint = TYPES[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args else hint
-
-
 def check_value(name: str, value: Any) -> Any:
-    """Type-check and range-check one value; returns it (ints are accepted for floats)."""
+    """Type-check and range-check one training key; returns it (ints are accepted for floats)."""
     if name not in FIELDS:
         raise ConfigError(f"unknown config key '{name}': train.py's keys are in docs/cli.md and --print-config "
                           f"(a configs/prior_*.yaml recipe is for vaegan-prior --config)")
-    meta, kind = FIELDS[name].metadata, _base_type(name)
     if name == "resume" and isinstance(value, bool):  # configs written when it was a flag
         value = "yes" if value else "no"
-    if value is None:
-        if TYPES[name] is kind:  # not Optional
-            raise ConfigError(f"config key '{name}' must not be empty")
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if kind is float and isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value}")
-    if kind is list:
-        if not isinstance(value, list) or not value or not all(isinstance(v, int) and v > 0 for v in value):
-            raise ConfigError(f"config key '{name}' must be a list of positive integers, got {value!r}")
-    elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"config key '{name}' must be {kind.__name__}, got {value!r}")
-    if meta["choices"] and value not in meta["choices"]:
-        raise ConfigError(f"{name} must be one of {', '.join(map(str, meta['choices']))}, got '{value}'")
-    low = meta["minimum"]
-    if low is not None and (value <= low if meta["exclusive"] else value < low):
-        raise ConfigError(f"{name} must be {'>' if meta['exclusive'] else '>='} {low}, got {value}")
-    return value
+    return check_field(Config, name, value)
 
 
 def validate(cfg: Config) -> Config:

@@ -2,10 +2,9 @@
 of a trained checkpoint, sample and reconstruction files."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -21,6 +20,9 @@ from .metrics import LIKELIHOODS, importance_weighted_bound, split_metrics
 from .models import build_model
 from .priors import METRIC_SUFFIXES, PRIORS
 from .priors.mixture import GaussianMixturePrior, posterior_means, sample_latents
+
+if TYPE_CHECKING:
+    from .evaluate import EvalOptions
 
 
 def phase(message: str) -> None:
@@ -42,7 +44,7 @@ def save_images(path: str, images: torch.Tensor) -> None:
     np.save(path, array[:, 0] if array.shape[1] == 1 else array)
 
 
-def eval_config(args: argparse.Namespace, saved: dict) -> Config:
+def eval_config(args: EvalOptions, saved: dict) -> Config:
     """The checkpoint's config with the data, test size, LPIPS backbone and device eval.py was given."""
     overrides = {k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                    ("limit_test", args.n), ("lpips_backbone", args.lpips_backbone))
@@ -53,7 +55,7 @@ def eval_config(args: argparse.Namespace, saved: dict) -> Config:
     return config_from_checkpoint(saved["config"], Path(args.checkpoint), **overrides, device=args.device)
 
 
-def model_priors(args: argparse.Namespace, saved: dict, cfg: Config, model, train, wanted: bool, device) -> dict:
+def model_priors(args: EvalOptions, saved: dict, cfg: Config, model, train, wanted: bool, device) -> dict:
     """The priors the model has, by name (vaegan.priors.PRIORS): N(0, I), its mixture (refitted with
     --prior-components, or fitted here when the run kept none and a metric needs one) and its learned prior."""
     mixture = GaussianMixturePrior.from_state_dict(saved["prior"]) if saved.get("prior") else None
@@ -72,7 +74,7 @@ def model_priors(args: argparse.Namespace, saved: dict, cfg: Config, model, trai
 
 
 @torch.no_grad()  # without it the test set's encoder graphs stay alive: ~20 GB at default width
-def run_eval(args: argparse.Namespace) -> dict[str, float]:
+def run_eval(args: EvalOptions) -> dict[str, float]:
     saved = load_checkpoint(Path(args.checkpoint))
     cfg = eval_config(args, saved)
     device = resolve_device(cfg.device)
@@ -96,11 +98,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
         phase(f"importance-weighted bound with {iw_samples} samples per image")
         metrics.update(iw_metrics(model, test.images, cfg.recon_loss, iw_samples, args.batch_size))
     recon = decode(model, posterior_means(model, test.images.split(args.batch_size)), args.batch_size)
-    priors = model_priors(args, saved, cfg, model, train, not args.no_fidelity or fid, device)
-    if not args.no_fidelity or fid:  # each compares the test set with as many prior samples
+    priors = model_priors(args, saved, cfg, model, train, args.fidelity or fid, device)
+    if args.fidelity or fid:  # each compares the test set with as many prior samples
         samples = {METRIC_SUFFIXES[name]: decode(model, draws(model, prior, len(test), args), args.batch_size)
                    for name, prior in priors.items()}
-    if not args.no_fidelity:
+    if args.fidelity:
         phase("domain classifier: loaded from the cache, or trained once on the dataset's training split")
         classifier = dataset_classifier(cfg, device, data)
         metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
@@ -116,7 +118,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, float]:
     return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
 
 
-def draws(model, prior, n: int, args: argparse.Namespace) -> torch.Tensor:
+def draws(model, prior, n: int, args: EvalOptions) -> torch.Tensor:
     """n latents of `prior` (None: N(0, I)) from eval.py's --seed."""
     phase(f"{n} samples of the {prior.kind if prior else 'N(0, I)'} prior")
     return sample_latents(model, n, prior, torch.Generator().manual_seed(args.seed), args.sampling_steps)

@@ -7,65 +7,69 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .cli import OneLineParser, run_cli
+from .cli import run_cli
 from .config import DATASETS, INCEPTION_FILE
+from .options import REQUIRED, opt, options_parser, parse_options
 from .priors import PRIOR_CHOICES
+
+INPUT, METRICS, OUTPUT, HARDWARE = "Checkpoint and data", "Metrics", "Files written", "Hardware and seed"
+
+
+@dataclass
+class EvalOptions:
+    """eval.py's flags (vaegan.options): what it reads, measures and writes."""
+    checkpoint: str = opt(REQUIRED, "path to a checkpoint (e.g. runs/.../checkpoints/last.pt)", group=INPUT)
+    dataset: Optional[str] = opt(None, "dataset (default: the one it was trained on)", choices=DATASETS, group=INPUT)
+    data_dir: Optional[str] = opt(None, "the data's folder (default: as in training)", group=INPUT)
+    n: Optional[int] = opt(None, "evaluate only the first N test images (default: the whole test split, whatever "
+                                 "--limit-test the run trained with)", minimum=1, group=INPUT)
+    batch_size: int = opt(500, "evaluation batch size", minimum=1, group=METRICS)
+    lpips_backbone: Optional[str] = opt(None, "VGG16 weights for LPIPS: pretrained | PATH | random (default: as "
+                                              "in training)", group=METRICS)
+    iw_samples: Optional[int] = opt(None, "posterior samples for the importance-weighted likelihood bound; 0 skips "
+                                          "it (default: 100 on CUDA, 0 on a CPU, where 100 samples of the whole "
+                                          "test split take minutes)", minimum=0, metavar="K", group=METRICS)
+    fidelity: bool = opt(True, "the domain classifier metrics (--no-fidelity skips them: the classifier's first "
+                               "training takes a minute or two on a CPU)", group=METRICS)
+    fid: Optional[bool] = opt(None, "Inception FID of reconstructions and samples (default: on with CUDA, off on a "
+                                    "CPU, where 299 px Inception over the test split takes many minutes)",
+                              group=METRICS)
+    fid_weights: Optional[str] = opt(None, f"local {INCEPTION_FILE} for Inception FID (default: torchmetrics "
+                                           f"downloads it; skipped with a notice if it cannot)", metavar="PATH",
+                                     group=METRICS)
+    prior_components: Optional[int] = opt(None, "refit the mixture with K components (default: the checkpoint's "
+                                                "mixture, or the run's --prior-components)", minimum=1, metavar="K",
+                                          group=METRICS)
+    sampling_steps: Optional[int] = opt(None, "DDIM steps of the diffusion prior (default: the number its "
+                                              "vaegan-prior recipe set, 25 unless it said otherwise)", minimum=1,
+                                        group=METRICS)
+    save_recon: Optional[str] = opt(None, "write reconstructions (decoded posterior means) of the evaluated test "
+                                          "images, in the test file's order, float32 [N, H, W] (grayscale) or "
+                                          "[N, C, H, W] in [0, 1]", metavar="FILE.npy", group=OUTPUT)
+    save_samples: Optional[str] = opt(None, "write --num-samples decodes of prior draws the same way",
+                                      metavar="FILE.npy", group=OUTPUT)
+    num_samples: int = opt(1000, "prior samples for --save-samples", minimum=1, metavar="M", group=OUTPUT)
+    prior: str = opt("auto", "prior of --save-samples: gaussian = N(0, I); gmm = the checkpoint's Gaussian "
+                             "mixture (fitted here on the training posterior means if it has none); diffusion = "
+                             "the prior vaegan-prior trained for this checkpoint; auto = diffusion, unless "
+                             "vaegan-prior measured the mixture's samples closer to the data, else gmm, else "
+                             "gaussian. The fidelity metrics report every prior the model has",
+                     choices=PRIOR_CHOICES, group=OUTPUT)
+    json: Optional[str] = opt(None, "also write the metrics to this JSON file", metavar="FILE", group=OUTPUT)
+    device: str = opt("auto", "where to run", choices=("auto", "cpu", "cuda"), group=HARDWARE)
+    seed: int = opt(0, "seed for posterior and prior sampling", group=HARDWARE)
 
 
 def eval_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(description="Evaluate a vaegan checkpoint on the test split.")
-    p.add_argument("--checkpoint", required=True, help="path to a checkpoint (e.g. runs/.../checkpoints/last.pt)")
-    p.add_argument("--dataset", choices=DATASETS, help="dataset (default: the one it was trained on)")
-    p.add_argument("--data-dir", help="the data's folder (default: as in training)")
-    p.add_argument("--n", type=int, help="evaluate only the first N test images (default: the whole test "
-                                         "split, whatever --limit-test the run trained with)")
-    p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size (default: 500)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto)")
-    p.add_argument("--lpips-backbone", help="VGG16 weights for LPIPS: pretrained | PATH | random "
-                                            "(default: as in training)")
-    p.add_argument("--iw-samples", type=int, metavar="K",
-                   help="posterior samples for the importance-weighted likelihood bound; 0 skips it (default: "
-                        "100 on CUDA, 0 on a CPU, where 100 samples of the whole test split take minutes)")
-    p.add_argument("--save-recon", metavar="FILE.npy", help="write reconstructions (decoded posterior means) of "
-                                                            "the evaluated test images, in the test file's order, "
-                                                            "float32 [N, H, W] (grayscale) or [N, C, H, W] in [0, 1]")
-    p.add_argument("--save-samples", metavar="FILE.npy", help="write --num-samples decodes of prior draws the same way")
-    p.add_argument("--num-samples", type=int, default=1000, metavar="M", help="prior samples for --save-samples "
-                                                                               "(default: 1000)")
-    p.add_argument("--prior", choices=PRIOR_CHOICES, default="auto",
-                   help="prior of --save-samples: gaussian = N(0, I); gmm = the checkpoint's Gaussian mixture "
-                        "(fitted here on the training posterior means if it has none); diffusion = the prior "
-                        "vaegan-prior trained for this checkpoint; auto = diffusion, unless vaegan-prior measured "
-                        "the mixture's samples closer to the data, else gmm, else gaussian (default: auto). The "
-                        "fidelity metrics report every prior the model has")
-    p.add_argument("--sampling-steps", type=int, help="DDIM steps of the diffusion prior (default: the number its "
-                                                       "vaegan-prior recipe set, 25 unless it said otherwise)")
-    p.add_argument("--prior-components", type=int, metavar="K",
-                   help="refit the mixture with K components (default: the checkpoint's mixture, or the "
-                        "run's --prior-components)")
-    p.add_argument("--no-fidelity", action="store_true", help="skip the domain classifier metrics (its first "
-                                                              "training takes a minute or two on a CPU)")
-    p.add_argument("--fid-weights", metavar="PATH",
-                   help=f"local {INCEPTION_FILE} for Inception FID (default: torchmetrics downloads it; "
-                        f"skipped with a notice if it cannot)")
-    p.add_argument("--fid", action=argparse.BooleanOptionalAction,
-                   help="Inception FID of reconstructions and samples (default: on with CUDA, off on a CPU, where "
-                        "299 px Inception over the test split takes many minutes)")
-    p.add_argument("--seed", type=int, default=0, help="seed for posterior and prior sampling (default: 0)")
-    p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
-    return p
+    return options_parser(EvalOptions, "eval.py", "Evaluate a vaegan checkpoint on the test split.")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = eval_parser().parse_args(argv)
-    if (args.n is not None and args.n < 1) or args.batch_size < 1 or args.num_samples < 1 \
-            or (args.iw_samples or 0) < 0 or (args.prior_components is not None and args.prior_components < 1) \
-            or (args.sampling_steps is not None and args.sampling_steps < 1):
-        eval_parser().error("--n, --batch-size, --num-samples, --prior-components and --sampling-steps must be "
-                            ">= 1, --iw-samples >= 0")
+    args, _ = parse_options(EvalOptions, eval_parser(), argv)
 
     def go() -> int:
         from .eval_checkpoint import run_eval

@@ -13,12 +13,15 @@ a `vaegan.LatentPriorPipeline` (DIR/unet/, DIR/scheduler/, model_index.json). do
 """
 from __future__ import annotations
 
+import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from .cli import OneLineParser, run_cli
+from .cli import run_cli
 from .config import ConfigError
+from .options import REQUIRED, opt, options_parser, parse_options
 
 # torch is imported inside export(), so that --help answers at once.
 
@@ -134,28 +137,31 @@ def push_to_hub(folder: Path, repo: str) -> str:
     return f"https://huggingface.co/{repo}"
 
 
-def export_parser() -> OneLineParser:
-    p = OneLineParser(prog="vaegan-export", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True, help="a vaegan checkpoint (last.pt / best.pt)")
-    p.add_argument("--out", required=True, help="folder to write the export to")
-    p.add_argument("--format", choices=("safetensors", "diffusers"), default="safetensors",
-                   help="safetensors: model.safetensors, config.json and the priors, for vaegan.load; diffusers: "
-                        "an AutoencoderKL in OUT/vae (and a LatentPriorPipeline with a diffusion prior) "
-                        "(default: safetensors)")
-    p.add_argument("--data-dir", help="--format diffusers without a diffusion prior: where the model's training "
-                                      "images are now, to measure the latents' scale (default: as in training)")
-    p.add_argument("--scale-images", type=int, default=2000, metavar="N",
-                   help="--format diffusers without a diffusion prior: training images whose latents give the "
-                        "scaling factor (default: 2000)")
-    p.add_argument("--push-to-hub", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
-    return p
+WHAT, SCALE = "What to export, and where", "--format diffusers without a diffusion prior"
+
+
+@dataclass
+class ExportOptions:
+    """vaegan-export's flags (vaegan.options)."""
+    checkpoint: str = opt(REQUIRED, "a vaegan checkpoint (last.pt / best.pt)", group=WHAT)
+    out: str = opt(REQUIRED, "folder to write the export to", group=WHAT)
+    format: str = opt("safetensors", "safetensors: model.safetensors, config.json and the priors, for vaegan.load; "
+                                     "diffusers: an AutoencoderKL in OUT/vae (and a LatentPriorPipeline with a "
+                                     "diffusion prior)", choices=("safetensors", "diffusers"), group=WHAT)
+    push_to_hub: Optional[str] = opt(None, "also upload the folder to this Hugging Face Hub repo", metavar="REPO",
+                                     group=WHAT)
+    data_dir: Optional[str] = opt(None, "where the model's training images are now, to measure the latents' scale "
+                                        "(default: as in training)", group=SCALE)
+    scale_images: int = opt(2000, "training images whose latents give the scaling factor", minimum=1, metavar="N",
+                            group=SCALE)
+
+
+def export_parser() -> argparse.ArgumentParser:
+    return options_parser(ExportOptions, "vaegan-export", __doc__.splitlines()[0])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = export_parser().parse_args(argv)
-
-    if args.scale_images < 1:
-        export_parser().error("--scale-images must be >= 1")
+    args, _ = parse_options(ExportOptions, export_parser(), argv)
 
     def go() -> int:
         written = (export(args.checkpoint, args.out) if args.format == "safetensors" else

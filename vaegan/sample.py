@@ -10,49 +10,65 @@ MODEL is a checkpoint (last.pt / best.pt) or a folder written by vaegan-export.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from .cli import OneLineParser, run_cli
+from .cli import run_cli
 from .config import IMAGE_SUFFIXES, ConfigError
+from .options import REQUIRED, opt, options_parser, parse_options
 from .priors import PRIOR_CHOICES
 
 if TYPE_CHECKING:
     import torch
 # torch is imported inside the functions that use it, so that --help answers at once.
 
+MODE, DRAWS, GRID, HARDWARE = "What to draw", "Prior draws", "Grid and files", "Hardware and seed"
+
+
+@dataclass
+class SampleOptions:
+    """vaegan-sample's flags (vaegan.options). Prior samples unless one of --reconstruct, --interpolate,
+    --traverse names another kind of grid."""
+    checkpoint: str = opt(REQUIRED, "a checkpoint (last.pt / best.pt) or a folder written by vaegan-export",
+                          metavar="MODEL", group=MODE)
+    reconstruct: Optional[list[str]] = opt(None, "image files or folders (PNG / JPEG / WebP / BMP): originals "
+                                                 "above their reconstructions", metavar="PATH", group=MODE)
+    interpolate: Optional[list[str]] = opt(None, "two image files: decodes along the line between their latents",
+                                           metavar=("A", "B"), nargs=2, group=MODE)
+    traverse: bool = opt(False, "vector latents: sweep each of the --dims most spread latent dims, one row each",
+                         group=MODE)
+    num: int = opt(64, "prior samples to draw", minimum=1, group=DRAWS)
+    prior: str = opt("auto", "diffusion = the prior vaegan-prior trained for this checkpoint, gmm = the model's "
+                             "fitted mixture, gaussian = N(0, I), auto = the first of those the model has, the "
+                             "mixture before the diffusion prior when vaegan-prior measured its samples closer to "
+                             "the data", choices=PRIOR_CHOICES, group=DRAWS)
+    sampling_steps: Optional[int] = opt(None, "DDIM steps of the diffusion prior (default: the number its "
+                                              "vaegan-prior recipe set, 25 unless it said otherwise)", minimum=1,
+                                        group=DRAWS)
+    temperature: float = opt(1.0, "scale of the prior noise", minimum=0, group=DRAWS)
+    steps: int = opt(10, "images along --interpolate / --traverse", minimum=1, group=GRID)
+    dims: int = opt(8, "latent dims --traverse sweeps", minimum=1, group=GRID)
+    sweep: float = opt(3.0, "--traverse sweeps each dim over centre +- this many standard deviations", minimum=0,
+                       exclusive=True, flag="--range", metavar="RANGE", group=GRID)
+    nrow: Optional[int] = opt(None, "images per row of the grid (default: 8, or --steps)", minimum=1, group=GRID)
+    out: str = opt("samples.png", "PNG grid to write", group=GRID)
+    npy: Optional[str] = opt(None, "also write the images as float32 [N, C, H, W] in [0, 1]", metavar="FILE",
+                             group=GRID)
+    seed: int = opt(0, "seed of the prior draws", group=HARDWARE)
+    device: str = opt("auto", "where to run", choices=("auto", "cpu", "cuda"), group=HARDWARE)
+
+    def validate(self) -> None:
+        modes = [flag for flag, on in (("--reconstruct", self.reconstruct), ("--interpolate", self.interpolate),
+                                       ("--traverse", self.traverse)) if on]
+        if len(modes) > 1:
+            raise ConfigError(f"{' and '.join(modes)} draw different grids; pass one")
+
+
 def sample_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="vaegan-sample", description=__doc__.splitlines()[0],
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                      epilog="\n".join(__doc__.splitlines()[2:]))
-    p.add_argument("--checkpoint", required=True, metavar="MODEL",
-                   help="a checkpoint (last.pt / best.pt) or a folder written by vaegan-export")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--reconstruct", nargs="+", metavar="PATH",
-                      help="image files or folders (PNG / JPEG / WebP / BMP): originals above their reconstructions")
-    mode.add_argument("--interpolate", nargs=2, metavar=("A", "B"),
-                      help="two image files: decodes along the line between their latents")
-    mode.add_argument("--traverse", action="store_true",
-                      help="vector latents: sweep each of the --dims most spread latent dims, one row each")
-    p.add_argument("--num", type=int, default=64, help="prior samples to draw (default: 64)")
-    p.add_argument("--prior", choices=PRIOR_CHOICES, default="auto",
-                   help="diffusion = the prior vaegan-prior trained for this checkpoint, gmm = the model's fitted "
-                        "mixture, gaussian = N(0, I), auto = the first of those the model has, the mixture before the "
-                        "diffusion prior when vaegan-prior measured its samples closer to the data (default: auto)")
-    p.add_argument("--sampling-steps", type=int,
-                   help="DDIM steps of the diffusion prior (default: the number its vaegan-prior recipe set, 25 "
-                        "unless it said otherwise)")
-    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior noise (default: 1.0)")
-    p.add_argument("--steps", type=int, default=10, help="images along --interpolate / --traverse (default: 10)")
-    p.add_argument("--dims", type=int, default=8, help="latent dims --traverse sweeps (default: 8)")
-    p.add_argument("--range", type=float, default=3.0, dest="sweep",
-                   help="--traverse sweeps each dim over centre +- this many standard deviations (default: 3)")
-    p.add_argument("--nrow", type=int, help="images per row of the grid (default: 8, or --steps)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto)")
-    p.add_argument("--out", default="samples.png", help="PNG grid to write (default: samples.png)")
-    p.add_argument("--npy", metavar="FILE", help="also write the images as float32 [N, C, H, W] in [0, 1]")
-    return p
+    return options_parser(SampleOptions, "vaegan-sample", __doc__.splitlines()[0],
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          epilog="\n".join(__doc__.splitlines()[2:]))
 
 
 def image_files(paths: Sequence[str]) -> list[Path]:
@@ -104,7 +120,7 @@ def traversal(model, dims: int, steps: int, sweep: float) -> torch.Tensor:
     return model.decode(z.flatten(0, 1))
 
 
-def run(args: argparse.Namespace) -> Path:
+def run(args: SampleOptions) -> Path:
     import numpy as np
     import torch
 
@@ -135,13 +151,7 @@ def run(args: argparse.Namespace) -> Path:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = sample_parser()
-    args = parser.parse_args(argv)
-    if min(args.num, args.steps, args.dims, args.nrow or 1,
-           1 if args.sampling_steps is None else args.sampling_steps) < 1 or args.temperature < 0 \
-            or args.sweep <= 0:
-        parser.error("--num, --steps, --dims, --nrow and --sampling-steps must be >= 1, --temperature >= 0, "
-                     "--range > 0")
+    args, _ = parse_options(SampleOptions, sample_parser(), argv)
 
     def go() -> int:
         out = run(args)

@@ -129,7 +129,7 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
     code, err = call(["--checkpoint", str(run), "--steps", "0"], capsys)
     assert code == 2 and "must be >= 1" in err
     for text, message in [("steps: 2\nout: x\n", "'out' is not a vaegan-prior recipe key"),
-                          ("steps: 2.5\n", "steps must be an integer"), ("lr: fast\n", "lr must be a number")]:
+                          ("steps: 2.5\n", "'steps' must be int"), ("lr: fast\n", "'lr' must be float")]:
         (tmp_path / "bad.yaml").write_text(text)
         code, err = call(["--checkpoint", str(run), "--config", str(tmp_path / "bad.yaml")], capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

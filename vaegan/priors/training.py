@@ -16,50 +16,72 @@ from typing import Optional
 import yaml
 
 from ..config import ConfigError
-from . import METRIC_SUFFIXES, prior_dir
+from ..options import REQUIRED, build_options, opt, option_fields
+from . import METRIC_SUFFIXES, SAMPLERS, prior_dir
+
+INPUT, TRAINING, EVALUATION = "Model and data", "Training", "Evaluation and sampling"
+RUN, LOGGING = "Run", "Logging"
+WANDB_CHOICES = ("auto", "online", "offline", "disabled")
 
 
 @dataclasses.dataclass
 class PriorConfig:
-    checkpoint: str
-    config: Optional[str] = None
-    data_dir: Optional[str] = None
-    steps: int = 10_000
-    eval_every: int = 1000
-    batch_size: int = 256
-    lr: float = 1e-3
-    width: Optional[int] = None  # vector latents: 512 (MLP); spatial: 32 (U-Net base channels)
-    ema_decay: float = 0.999
-    sampling_steps: int = 25
-    sampler: str = "ddim"
-    eval_samples: Optional[int] = None  # 1000 when the model has a validation split, else 0
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    visuals: bool = True
-    wandb: str = "disabled"
-    wandb_project: str = "vaegan"
-    wandb_dir: str = "."
-    wandb_group: Optional[str] = None
-    wandb_tags: Optional[str] = None
-    run_name: Optional[str] = None
-    tensorboard: bool = False
+    """vaegan-prior's settings (vaegan.options: its flags, checks and docs). A `configs/prior_*.yaml`
+    recipe sets the Training and Evaluation keys; --resume refuses a changed key that is not `resumable`."""
+    checkpoint: str = opt(REQUIRED, "the trained model's checkpoint (best.pt / last.pt)", group=INPUT)
+    config: Optional[str] = opt(None, "YAML recipe of the Training and Evaluation flags (see "
+                                      "configs/prior_*.yaml); flags override it", metavar="FILE", group=INPUT,
+                                resumable=True)
+    data_dir: Optional[str] = opt(None, "where the training data is now (default: as in training)", group=INPUT,
+                                  resumable=True)
+    steps: int = opt(10_000, "optimizer steps to train for, whatever the number of latents (with --resume: the "
+                             "total, so a larger value extends the run)", minimum=1, group=TRAINING, resumable=True)
+    batch_size: int = opt(256, "latents per optimizer step", minimum=1, group=TRAINING)
+    lr: float = opt(1e-3, "Adam learning rate", minimum=0, exclusive=True, group=TRAINING)
+    width: Optional[int] = opt(None, "denoiser width: MLP width for vector latents (default 512), U-Net base "
+                                     "channels for spatial ones (default 32)", minimum=1, group=TRAINING)
+    ema_decay: float = opt(0.999, "EMA of the denoiser's weights, which sample", minimum=0, group=TRAINING)
+    seed: int = opt(0, "seed of the denoiser's initialisation, the batch order and the noise", group=TRAINING)
+    eval_every: int = opt(1000, "score samples, add a GIF frame and write diffusion.pt every N steps and at the "
+                                "end", minimum=1, metavar="N", group=EVALUATION, resumable=True)
+    eval_samples: Optional[int] = opt(None, "every --eval-every steps, the domain FD (and, with labels, class "
+                                            "entropy) of N decoded samples against the model's validation images "
+                                            "(default: 1000 when the model has a validation split; 0: off)",
+                                      minimum=0, metavar="N", group=EVALUATION, resumable=True)
+    sampling_steps: int = opt(25, "DDIM steps of the evaluation samples, kept with the prior as the number its "
+                                  "users draw with unless they name one", minimum=1, group=EVALUATION)
+    sampler: str = opt("ddim", "how the sampling steps integrate the reverse process: ddim, or dpm (DPM-Solver++, "
+                               "second order); kept with the prior as --sampling-steps is", choices=SAMPLERS,
+                       group=EVALUATION)
+    resume: bool = opt(False, "continue RUN/prior/<name>/diffusion.pt with the settings it was trained with "
+                              "(--steps, evaluation, --device, --data-dir and logging may change; a training flag "
+                              "that differs is refused)", group=RUN, resumable=True)
+    device: str = opt("auto", "where to run", choices=("auto", "cpu", "cuda"), group=RUN, resumable=True)
+    visuals: bool = opt(True, "samples_evolution.gif, a frame every --eval-every steps", group=LOGGING,
+                        resumable=True)
+    wandb: str = opt("disabled", "W&B logging, as in training", choices=WANDB_CHOICES, group=LOGGING,
+                     resumable=True)
+    wandb_project: str = opt("vaegan", "W&B project", group=LOGGING, resumable=True)
+    wandb_dir: str = opt(".", "where W&B keeps its files", group=LOGGING, resumable=True)
+    wandb_group: Optional[str] = opt(None, "W&B group", group=LOGGING, resumable=True)
+    wandb_tags: Optional[str] = opt(None, "comma-separated W&B tags", group=LOGGING, resumable=True)
+    run_name: Optional[str] = opt(None, "W&B run name (default: <run folder>-prior)", group=LOGGING,
+                                  resumable=True)
+    tensorboard: bool = opt(False, "also log to RUN/prior/<name>/tensorboard", group=LOGGING, resumable=True)
+
+    def validate(self) -> None:
+        if self.ema_decay >= 1:
+            raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {self.ema_decay}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 # What shapes the prior a run trains: fixed once it started (--resume refuses a different value).
-TRAINING_KEYS = ("batch_size", "lr", "width", "ema_decay", "sampling_steps", "sampler", "seed")
-
-
-def check(cfg: PriorConfig) -> None:
-    if min(cfg.steps, cfg.eval_every, cfg.batch_size, cfg.sampling_steps, cfg.width or 1) < 1 or cfg.lr <= 0:
-        raise ConfigError("--steps, --eval-every, --batch-size, --sampling-steps and --width must be >= 1, --lr > 0")
-    if cfg.eval_samples is not None and cfg.eval_samples < 0:
-        raise ConfigError(f"--eval-samples must be >= 0, got {cfg.eval_samples}")
-    if not 0 <= cfg.ema_decay < 1:
-        raise ConfigError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+TRAINING_KEYS = tuple(name for name, f in option_fields(PriorConfig).items()
+                      if not f.metadata["resumable"] and name != "checkpoint")
+RECIPE_KEYS = tuple(name for name, f in option_fields(PriorConfig).items()
+                    if f.metadata["group"] in (TRAINING, EVALUATION))
 
 
 def default_width(latent_dims: tuple[int, ...]) -> int:
@@ -121,7 +143,7 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
     from ..device import resolve_device, resolve_precision
     from ..models import build_model
 
-    check(cfg)
+    cfg = build_options(PriorConfig, cfg.to_dict())  # the command line's checks, for a caller from Python too
     source = Path(cfg.checkpoint)
     saved = load_checkpoint(source)
     if not isinstance(saved.get("config"), dict) or "model" not in saved:
