@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import vaegan
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from vaegan.checkpoint import inference_weights, load_checkpoint
 from vaegan.config import Config, ConfigError
 from vaegan.models import build_model

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import vaegan
-from tests.conftest import TINY, call, make_idx_folder
+from tests.helpers import TINY, call, make_idx_folder
 from vaegan.checkpoint import config_from_checkpoint
 from vaegan.cli import train_main
 from vaegan.data import load_data

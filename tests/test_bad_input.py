@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import ROOT, TINY, call, make_idx_folder, write_idx
+from tests.helpers import ROOT, TINY, call, make_idx_folder, write_idx
 from vaegan.cli import train_main
 from vaegan.data import DataError, load_split
 from vaegan.evaluate import main as eval_main

@@ -3,7 +3,7 @@ direction, gradient clipping, AdamW's decay, the GIF hold and stale-frame cleanu
 import pytest
 import torch
 
-from tests.conftest import TINY
+from tests.helpers import TINY
 from vaegan.cli import parse_train_args
 from vaegan.trainer import Trainer
 from vaegan.visuals import EvolutionAssets

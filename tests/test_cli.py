@@ -8,7 +8,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import ROOT, call
+from tests.helpers import ROOT, call
 from vaegan.cli import cli_markdown, train_main, train_parser
 from vaegan.config import FIELDS, GROUP_ORDER, GROUPS, RESUME_MAY_CHANGE
 from vaegan.options import REQUIRED as REQUIRED_MARK

@@ -52,7 +52,7 @@ def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
 
 
 def test_shipped_recipes_load(tmp_path):
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     from vaegan.options import build_options
     from vaegan.prior_run import read_recipe
     from vaegan.priors.training import PriorConfig
@@ -70,7 +70,7 @@ def test_every_flag_the_docs_name_exists():
     """README and docs/ may only name flags the programs have (docs/cli.md lists them all)."""
     import re
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     from vaegan.evaluate import eval_parser
     from vaegan.export import export_parser
     from vaegan.prior_run import prior_parser

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.conftest import ROOT, TINY
+from tests.helpers import ROOT, TINY
 from vaegan.logger import read_metrics
 
 GRAD_TOLERANCE = 1e-4  # per tensor: max abs difference / its max abs gradient (sums in another order)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from tests.conftest import FASHION
+from tests.helpers import FASHION
 from vaegan.data import load_split
 from vaegan.fidelity import domain_classifier, features_and_logits, frechet_distance
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY
+from tests.helpers import TINY
 from vaegan.cli import train_main
 from vaegan.config import Config
 from vaegan.evaluate import main as eval_main
@@ -15,7 +15,7 @@ from vaegan.models import build_model
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model trained for a few steps, so the posterior is not the prior."""
-    from tests.conftest import make_idx_folder
+    from tests.helpers import make_idx_folder
 
     root = tmp_path_factory.mktemp("lik")
     data = make_idx_folder(root / "data")

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from tests.conftest import TINY, make_idx_folder
+from tests.helpers import TINY, make_idx_folder
 from vaegan.checkpoint import saved_config
 from vaegan.cli import parse_train_args, train_main
 from vaegan.config import ConfigError, build_config
@@ -152,7 +152,7 @@ def test_eval_reports_the_fds_of_unlabelled_images_without_class_metrics(tmp_pat
 
 
 def test_the_classifiers_data_is_the_runs_own_split_when_it_has_it(idx_dir, monkeypatch):
-    import vaegan.data as data_module
+    import vaegan.data.load as data_module
     from vaegan.data import load_whole_train
 
     whole_cfg, limited_cfg = (build_config({"data_dir": str(idx_dir), **extra}) for extra in ({}, {"limit_train": 40}))

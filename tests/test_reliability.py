@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from tests.conftest import ROOT, TINY, make_idx_folder
+from tests.helpers import ROOT, TINY, make_idx_folder
 from vaegan.cli import parse_train_args, train_main
 from vaegan.config import ConfigError, TrainingError
 from vaegan.logger import read_metrics

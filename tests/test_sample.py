@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 import vaegan
-from tests.conftest import call
+from tests.helpers import call
 from vaegan.sample import main as sample_main
 
 

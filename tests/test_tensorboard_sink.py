@@ -1,7 +1,7 @@
 """--tensorboard: the event file holds the keys of metrics.jsonl and steps.jsonl, and the frames."""
 import pytest
 
-from tests.conftest import TINY
+from tests.helpers import TINY
 from vaegan.cli import train_main
 from vaegan.logger import read_metrics
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import FASHION, ROOT, TINY
+from tests.helpers import FASHION, ROOT, TINY
 from vaegan.cli import parse_train_args
 from vaegan.config import ConfigError
 from vaegan.logger import read_metrics

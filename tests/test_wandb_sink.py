@@ -1,5 +1,5 @@
 
-from tests.conftest import TINY
+from tests.helpers import TINY
 from tests.wandb_records import history_keys, read_records, summary_keys
 from vaegan.cli import parse_train_args
 from vaegan.logger import read_metrics

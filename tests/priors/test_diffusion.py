@@ -6,7 +6,7 @@ import torch
 import yaml
 
 import vaegan
-from tests.conftest import call as call_main
+from tests.helpers import call as call_main
 from vaegan.logger import read_metrics
 from vaegan.prior_run import main as prior_main
 from vaegan.priors.diffusion import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
@@ -162,8 +162,8 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
 
 
 def test_unlabelled_data_scores_samples_without_the_class_entropy(tmp_path, capsys):
-    from tests.conftest import TINY
     from tests.data.test_folder import write_image
+    from tests.helpers import TINY
     from vaegan.cli import train_main
 
     for i in range(40):  # images straight in the folder: no class sub-folders, no labels
@@ -212,7 +212,7 @@ def test_resume_keeps_the_saved_settings_and_refuses_other_ones(run, tmp_path, c
 
 
 def test_the_prior_encodes_the_models_training_images_and_scores_on_its_validation_split(tmp_path, capsys):
-    from tests.conftest import TINY, make_idx_folder
+    from tests.helpers import TINY, make_idx_folder
     from vaegan.cli import train_main
 
     data = make_idx_folder(tmp_path / "data", n_train=200)

@@ -113,7 +113,7 @@ def test_eval_defaults_on_a_cpu_skip_the_expensive_parts_and_help_is_fast(tiny_r
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     from vaegan.evaluate import main as eval_main
 
     probe = "import sys, runpy; sys.argv = ['eval.py', '--help']\n" \

@@ -2,7 +2,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from tests.conftest import ROOT, TINY
+from tests.helpers import ROOT, TINY
 from vaegan.cli import parse_train_args
 from vaegan.trainer import train
 

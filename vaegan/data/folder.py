@@ -83,6 +83,14 @@ def scan(folder: Path, class_names: Optional[list[str]] = None) -> FolderScan:
                       all(m in GRAY_MODES for m in modes), sizes)
 
 
+def scan_files(paths: list[Path]) -> FolderScan:
+    """A FolderScan of given files (CelebA's split lists), unlabelled."""
+    heads = [_header(p) for p in paths]
+    if not heads:
+        raise DataError("the dataset lists no images")
+    return FolderScan(list(paths), None, None, all(m in GRAY_MODES for m, _ in heads), [s for _, s in heads])
+
+
 def split_folders(folder: Path) -> Optional[tuple[Path, Path]]:
     """(train, test) sub-folders when the folder has both, else None."""
     found = {}

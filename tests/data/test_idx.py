@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import make_idx_folder, write_idx
+from tests.helpers import make_idx_folder, write_idx
 from vaegan.config import Config, build_config
 from vaegan.data import DataError, load_data, load_split, read_idx, resolve_data_dir, shuffled_batches
 
