@@ -79,7 +79,7 @@ class TrainedVAE:
     def latents(self, n: int, prior: str = "auto", temperature: float = 1.0,
                 seed: Optional[int] = None, steps: Optional[int] = None) -> torch.Tensor:
         """n prior draws (see `resolve_prior`); `temperature` scales the noise (a mixture's components
-        keep their means), `steps` is the diffusion prior's number of DDIM steps (default: its recipe's)."""
+        keep their means), `steps` is the diffusion prior's number of sampling steps (default: its recipe's)."""
         name = self.resolve_prior(prior)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         if name == "gaussian":

@@ -44,7 +44,7 @@ class EvalOptions:
     prior_components: Optional[int] = opt(None, "refit the mixture with K components (default: the checkpoint's "
                                                 "mixture, or the run's --prior-components)", minimum=1, metavar="K",
                                           group=METRICS)
-    sampling_steps: Optional[int] = opt(None, "DDIM steps of the diffusion prior (default: the number its "
+    sampling_steps: Optional[int] = opt(None, "sampling steps of the diffusion prior (default: the number its "
                                               "vaegan-prior recipe set, 25 unless it said otherwise)", minimum=1,
                                         group=METRICS)
     save_recon: Optional[str] = opt(None, "write reconstructions (decoded posterior means) of the evaluated test "

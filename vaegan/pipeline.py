@@ -23,7 +23,7 @@ class LatentPriorPipeline(DiffusionPipeline):
         vae: the autoencoder; its config's `latents_mean` / `latents_std` are the prior's standardisation.
         unet: the prior's noise predictor over standardised latents (zero-padded to its sample_size).
         scheduler: the prior's sampler (DDIM or DPM-Solver++) of its training schedule.
-        sampling_steps: DDIM steps when a call names none (the prior's recipe's).
+        sampling_steps: sampling steps when a call names none (the prior's recipe's).
     """
 
     model_cpu_offload_seq = "unet->vae"

@@ -43,7 +43,7 @@ class SampleOptions:
                              "fitted mixture, gaussian = N(0, I), auto = the first of those the model has, the "
                              "mixture before the diffusion prior when vaegan-prior measured its samples closer to "
                              "the data", choices=PRIOR_CHOICES, group=DRAWS)
-    sampling_steps: Optional[int] = opt(None, "DDIM steps of the diffusion prior (default: the number its "
+    sampling_steps: Optional[int] = opt(None, "sampling steps of the diffusion prior (default: the number its "
                                               "vaegan-prior recipe set, 25 unless it said otherwise)", minimum=1,
                                         group=DRAWS)
     temperature: float = opt(1.0, "scale of the prior noise", minimum=0, group=DRAWS)

@@ -137,7 +137,7 @@ class DiffusionPrior:
                  timestep_spacing: str = SPACING, sampler: str = SAMPLER):
         self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
         self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
-        self.sampling_steps = sampling_steps  # DDIM steps when the caller names none: its recipe's
+        self.sampling_steps = sampling_steps  # sampling steps when the caller names none: its recipe's
         self.timestep_spacing = timestep_spacing  # the spacing its sample_fd was measured with
         self.sampler = sampler  # and the sampler
         # Domain FD of this prior's samples and of the model's other priors', measured by vaegan-prior
@@ -154,7 +154,7 @@ class DiffusionPrior:
     @torch.no_grad()
     def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0,
                steps: Optional[int] = None) -> torch.Tensor:
-        """n latents [n, *latent_dims] on the CPU, by `steps` DDIM steps (default: its own
+        """n latents [n, *latent_dims] on the CPU, by `steps` sampling steps (default: its own
         `sampling_steps`) from noise scaled by `temperature`."""
         noise = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(self.mean.device)
         scheduler = sampling_scheduler(self.timestep_spacing, self.sampler)

