@@ -143,6 +143,7 @@ def add_flag(group: argparse._ArgumentGroup, cls: type, name: str, **override: A
         kwargs.update(type=kind, choices=meta["choices"],
                       metavar=meta["metavar"] or (None if meta["choices"] else name.upper()))
     kwargs.update(override)
+    kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse formats help texts with %
     flag = flag_of(cls, name)
     group.add_argument(flag, **kwargs)
     if "_" in name and not meta["flag"]:  # --use_gan works as well as --use-gan; --help shows one spelling
