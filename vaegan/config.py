@@ -114,10 +114,9 @@ class Config:
                             minimum=0, group=LOSS)
     swd_weight: Optional[float] = opt(
         None,
-        "weight of the squared sliced Wasserstein-2 distance between the batch's posterior means and "
-        "N(0, I) draws (SWAE; POT's sliced_wasserstein_distance): another matcher of codes to the prior, "
-        "beside or instead of --mmd-weight; 0 turns it off (default: 200 for the U-Net VAE-GAN with a "
-        "vector latent, where it gave the best sample fidelity with --disc-feature-weight; else 0)",
+        "weight of the sliced Wasserstein-2 distance between the batch's posterior means and N(0, I) "
+        "draws (SWAE); 0 turns it off (default: 200 for the U-Net VAE-GAN with a vector latent, its best "
+        "sample fidelity with --disc-feature-weight; else 0)",
         minimum=0, group=LOSS)
     kl_warmup_steps: int = opt(0, "ramp beta linearly from 0 over this many steps", minimum=0, group=LOSS)
     perceptual_weight: float = opt(1.0, "LPIPS weight per pixel (taming's convention: per image the "
@@ -140,11 +139,9 @@ class Config:
                                             group=ADVERSARIAL)
     disc_feature_weight: Optional[float] = opt(
         None,
-        "with --use_gan: weight of the learned similarity of Larsen et al.'s VAE/GAN: the squared "
-        "distance between the discriminator's last hidden features of an image and of its reconstruction, "
-        "added to the reconstruction term from --disc-start (per image: weight * mean over features * "
-        "C*H*W, as --perceptual-weight); 0 turns it off (default: 1 for the U-Net VAE-GAN with a vector "
-        "latent, else 0)",
+        "with --use_gan: weight of Larsen et al.'s learned similarity, the distance between the "
+        "discriminator's hidden features of an image and of its reconstruction, added to the reconstruction "
+        "term from --disc-start; 0 turns it off (default: 1 for the U-Net VAE-GAN with a vector latent, else 0)",
         minimum=0, group=ADVERSARIAL)
     latent_adversary_weight: float = opt(0.0, "with --use_gan: weight of an adversarial term on the posterior "
                                               "means against an MLP critic that tells them from N(0, I) draws "
@@ -183,12 +180,10 @@ class Config:
     eval_train_images: int = opt(1000, "evaluate each epoch on this many training images too "
                                        "(train_eval/ metrics); 0 skips it", minimum=0,
                                        group=EVALUATION, resumable=True)
-    prior: str = opt("auto", "prior this run draws its per-epoch samples from (the samples GIF, "
-                             "val/domain_fd_samples): gaussian = N(0, I); gmm = a Gaussian mixture fitted on "
-                             "the training posterior means after every epoch and stored in the checkpoint "
-                             "(vector latents); auto = gmm for vector latents, gaussian for spatial ones. "
-                             "eval.py and vaegan-sample choose among every prior the model has with their "
-                             "own --prior", choices=("auto", "gaussian", "gmm"), group=PRIOR)
+    prior: str = opt("auto", "prior of the run's per-epoch samples (GIF, val/domain_fd_samples): gaussian = "
+                             "N(0, I); gmm = a Gaussian mixture fitted on the training posterior means each "
+                             "epoch, kept in the checkpoint; auto = gmm for vector latents, else gaussian",
+                     choices=("auto", "gaussian", "gmm"), group=PRIOR)
     prior_components: int = opt(50, "components of the --prior gmm mixture", minimum=1, group=PRIOR)
     prior_fit_images: int = opt(10000, "fit the --prior gmm mixture on the first N training images",
                                 minimum=1, group=PRIOR)
@@ -206,10 +201,9 @@ class Config:
                         group=HARDWARE, resumable=True)
     out: Optional[str] = opt(None, "run folder (default runs/<dataset>-latent<N>[-spatial][-gan][-<arch>])",
                              group=RUN, resumable=True)
-    resume: str = opt("no", "--resume: continue from <out>/checkpoints/last.pt with the settings it was trained "
-                            "with (an error if there is none); --resume auto: continue when it exists, start "
-                            "otherwise. Only --epochs, the Evaluation group, logging, checkpoint, device and "
-                            "data-location flags may change; others that differ from the checkpoint are refused",
+    resume: str = opt("no", "continue from <out>/checkpoints/last.pt with its settings (--resume auto: when it "
+                            "exists); only --epochs, evaluation, logging, checkpoints, device and data location "
+                            "may change",
                       choices=("no", "yes", "auto"), group=RUN, resumable=True)
     keep_checkpoints: int = opt(0, "also keep the last N epoch checkpoints (checkpoints/epoch-0007.pt) "
                                    "besides last.pt and best.pt (0: none)", minimum=0, group=RUN, resumable=True)
@@ -236,12 +230,10 @@ class Config:
                                      group=LOGGING, resumable=True)
     wandb_tags: Optional[str] = opt(None, "comma-separated W&B tags", group=LOGGING, resumable=True)
     run_name: Optional[str] = opt(None, "W&B run name (default: the run folder's name)", group=LOGGING, resumable=True)
-    best_metric: Optional[str] = opt(None, "validation metric that picks checkpoints/best.pt (psnr and ssim: "
-                                           "higher is better, others lower; domain_fd_*: the Frechet distance in "
-                                           "the domain classifier's features, docs/metrics.md). With --use_gan "
-                                           "only epochs that trained the GAN count (default: val/domain_fd_recon "
-                                           "with --use_gan, as pixel metrics punish the sharpness the GAN buys; "
-                                           "else val/mse)", choices=BEST_METRICS, group=EVALUATION, resumable=True)
+    best_metric: Optional[str] = opt(None, "validation metric that picks best.pt, among the epochs that "
+                                           "trained the GAN when there is one (default: val/domain_fd_recon with "
+                                           "--use_gan, as pixel metrics punish the sharpness the GAN buys; else "
+                                           "val/mse)", choices=BEST_METRICS, group=EVALUATION, resumable=True)
     visuals: bool = opt(True, "write the evolution GIFs, curves and figures (--no-visuals skips them)",
                         group=LOGGING, resumable=True)
 
