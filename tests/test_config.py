@@ -41,6 +41,8 @@ def test_underscore_and_dash_spellings_are_the_same_flag():
     ({"image_size": 30, "channels": [32, 64, 128]}, "30 px does not halve 2 times"),
     ({"image_channels": 2}, "image_channels must be one of 1, 3"),
     ({"arch": "mlp", "latent_shape": "spatial"}, "needs --arch unet"),
+    ({"ema_decay": 1.0}, "ema_decay must be < 1"),
+    ({"test_fraction": 1.0}, "test_fraction must be < 1"),
     ({"downsample": 6}, "downsample must be one of 2, 4, 8"),
     ({"downsample": 8, "arch": "conv"}, "--downsample needs --arch unet"),
     ({"downsample": 8, "channels": [32, 64, 128]}, "--downsample 8 needs 4 levels, but --channels lists 3"),
@@ -84,3 +86,13 @@ def test_every_flag_the_docs_name_exists():
     named = {(page.name, flag) for page in pages for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*\w", page.read_text())}
     unknown = sorted((page, flag) for page, flag in named if flag not in known | others)
     assert not unknown, unknown
+
+
+def test_the_priors_settings_are_range_checked_by_the_shared_machinery():
+    from vaegan.options import build_options
+    from vaegan.priors.training import PriorConfig
+
+    for values, message in [({"ema_decay": 1.0}, "ema_decay must be < 1"), ({"lr": 0.0}, "lr must be > 0"),
+                            ({"sampler": "euler"}, "sampler must be one of ddim, dpm")]:
+        with pytest.raises(ConfigError, match=message):
+            build_options(PriorConfig, {"checkpoint": "x.pt", **values})

@@ -19,6 +19,8 @@ from .tracked import BEST_METRICS
 IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".webp")  # what --dataset folder and vaegan-sample read
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torchmetrics' Inception weights
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist", "cifar10", "svhn", "celeba", "folder")
+DEVICES = ("auto", "cpu", "cuda")  # every program's --device
+WANDB_MODES = ("auto", "online", "offline", "disabled")  # training's and vaegan-prior's --wandb
 
 
 class TrainingError(RuntimeError):
@@ -50,7 +52,7 @@ class Config:
                                               "grayscale, else 3", choices=(1, 3), group=DATA)
     test_fraction: float = opt(0.1, "a folder without a test/ split: hold out this fraction of its images "
                                     "(chosen with --split-seed) as the test split", minimum=0, exclusive=True,
-                                    group=DATA)
+                                    below=1, group=DATA)
     val_images: int = opt(1000, "hold out this many training images (at most a tenth of them; chosen with "
                                 "--split-seed, never trained on) as the validation split: its val/ metrics "
                                 "each epoch choose best.pt, so the test split is never used to pick a model; "
@@ -169,7 +171,8 @@ class Config:
     warmup_steps: int = opt(0, "ramp both learning rates linearly from 0 over this many steps", minimum=0,
                             group=OPTIMISATION)
     ema_decay: float = opt(0.0, "exponential moving average of the VAE's weights (0: off); evaluation, "
-                                "GIFs, best.pt and eval.py use the EMA weights", minimum=0, group=OPTIMISATION)
+                                "GIFs, best.pt and eval.py use the EMA weights", minimum=0, below=1,
+                           group=OPTIMISATION)
     batch_size: int = opt(128, "training batch size", minimum=1, group=OPTIMISATION)
     eval_batch_size: int = opt(100, "batch size for evaluation", minimum=1, group=EVALUATION, resumable=True)
     eval_every: int = opt(1, "evaluate every N epochs (and always after the last one)", minimum=1,
@@ -191,7 +194,7 @@ class Config:
                       group=OPTIMISATION, resumable=True)
     # run
     seed: int = opt(0, "random seed (model init, data order, sampling)", group=HARDWARE)
-    device: str = opt("auto", "auto picks cuda when available", choices=("auto", "cpu", "cuda"),
+    device: str = opt("auto", "auto picks cuda when available", choices=DEVICES,
                       group=HARDWARE, resumable=True)
     precision: str = opt("auto", "network precision: auto = bf16 autocast on CUDA GPUs with bf16 and on CPUs "
                                  "with AMX / AVX512-BF16, fp16 autocast + gradient scaling on CUDA GPUs without "
@@ -219,7 +222,7 @@ class Config:
                                           "[-<arch>]/ (default: <out>/assets, so runs never share frames)",
                                           group=LOGGING, resumable=True)
     wandb: str = opt("auto", "W&B logging: auto = online with credentials, else offline (WANDB_MODE "
-                             "is honoured)", choices=("auto", "online", "offline", "disabled"),
+                             "is honoured)", choices=WANDB_MODES,
                              group=LOGGING, resumable=True)
     tensorboard: bool = opt(False, "also log to TensorBoard, in <out>/tensorboard (tensorboard --logdir runs): "
                                    "the same keys as metrics.jsonl and steps.jsonl, and the per-epoch frames",
@@ -306,8 +309,6 @@ def validate(cfg: Config) -> Config:
                           "and a vector latent")
     if cfg.disc_feature_weight > 0 and not cfg.use_gan:
         raise ConfigError("--disc-feature-weight needs --use_gan (the features are the discriminator's)")
-    if cfg.ema_decay >= 1:
-        raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {cfg.ema_decay}")
     check_unet(cfg)
     if cfg.recon_loss == "bce" and cfg.decoder_output == "linear":
         raise ConfigError("--recon-loss bce needs --decoder-output sigmoid (a linear decoder's images are not "
@@ -319,8 +320,6 @@ def validate(cfg: Config) -> Config:
                           "(N(0, I) decodes of a spatial latent are not images); pick another")
     if cfg.dataset == "folder" and not cfg.data_dir:
         raise ConfigError("--dataset folder needs --data-dir DIR (a folder of images)")
-    if cfg.test_fraction >= 1:
-        raise ConfigError(f"test_fraction must be < 1, got {cfg.test_fraction}")
     if cfg.image_size is not None:
         check_image_spec(cfg)
     return cfg

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .cli import run_cli
-from .config import DATASETS, INCEPTION_FILE
+from .config import DATASETS, DEVICES, INCEPTION_FILE
 from .options import REQUIRED, opt, options_parser, parse_options
 from .priors import PRIOR_CHOICES
 
@@ -60,7 +60,7 @@ class EvalOptions:
                              "gaussian. The fidelity metrics report every prior the model has",
                      choices=PRIOR_CHOICES, group=OUTPUT)
     json: Optional[str] = opt(None, "also write the metrics to this JSON file", metavar="FILE", group=OUTPUT)
-    device: str = opt("auto", "where to run", choices=("auto", "cpu", "cuda"), group=HARDWARE)
+    device: str = opt("auto", "where to run", choices=DEVICES, group=HARDWARE)
     seed: int = opt(0, "seed for posterior and prior sampling", group=HARDWARE)
 
 

@@ -31,15 +31,16 @@ REQUIRED = dataclasses.MISSING  # opt(REQUIRED, ...): a flag the program cannot 
 
 
 def opt(default: Any, help: str, choices: Optional[tuple] = None, minimum: Optional[float] = None,
-        exclusive: bool = False, group: Optional[str] = None, resumable: bool = False, flag: Optional[str] = None,
-        metavar: Any = None, nargs: Any = None):
-    """A field with its help text, allowed choices, lower bound (`exclusive`: strictly above), its
+        exclusive: bool = False, below: Optional[float] = None, group: Optional[str] = None, resumable: bool = False,
+        flag: Optional[str] = None, metavar: Any = None, nargs: Any = None):
+    """A field with its help text, allowed choices, lower bound (`exclusive`: strictly above), strict
+    upper bound (`below`), its
     --help group, whether a resumed run may set it anew (`resumable`: how long a run goes on, how it is
     evaluated, logged and stored, where it runs and where its data lives; every other key shapes the
     model or the objective, so a resumed run keeps the checkpoint's) and, where the flag is not
     --<name-with-dashes>, its `flag`, `metavar` and `nargs`."""
-    meta = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "group": group,
-            "resumable": resumable, "flag": flag, "metavar": metavar, "nargs": nargs}
+    meta = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "below": below,
+            "group": group, "resumable": resumable, "flag": flag, "metavar": metavar, "nargs": nargs}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -97,6 +98,8 @@ def check_field(cls: type, name: str, value: Any) -> Any:
     low = meta["minimum"]
     if low is not None and (value <= low if meta["exclusive"] else value < low):
         raise ConfigError(f"{name} must be {'>' if meta['exclusive'] else '>='} {low}, got {value}")
+    if meta["below"] is not None and value >= meta["below"]:
+        raise ConfigError(f"{name} must be < {meta['below']}, got {value}")
     return value
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from .cli import run_cli
-from .config import IMAGE_SUFFIXES, ConfigError
+from .config import DEVICES, IMAGE_SUFFIXES, ConfigError
 from .options import REQUIRED, opt, options_parser, parse_options
 from .priors import PRIOR_CHOICES
 
@@ -56,7 +56,7 @@ class SampleOptions:
     npy: Optional[str] = opt(None, "also write the images as float32 [N, C, H, W] in [0, 1]", metavar="FILE",
                              group=GRID)
     seed: int = opt(0, "seed of the prior draws", group=HARDWARE)
-    device: str = opt("auto", "where to run", choices=("auto", "cpu", "cuda"), group=HARDWARE)
+    device: str = opt("auto", "where to run", choices=DEVICES, group=HARDWARE)
 
     def validate(self) -> None:
         modes = [flag for flag, on in (("--reconstruct", self.reconstruct), ("--interpolate", self.interpolate),

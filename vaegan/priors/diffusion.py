@@ -5,7 +5,7 @@ Latents are standardised per channel (vector latents: per dim) with the training
 std before the noise schedule sees them, as latent diffusion scales its latents to unit variance.
 Spatial latents (C x h x w) are denoised by diffusers' `UNet2DModel`, padded to an even size; vector
 latents by a residual MLP on diffusers' timestep embedding. Training predicts the noise under a
-DDPM schedule; sampling runs DDIM with as few steps as the caller asks for.
+DDPM schedule; sampling runs DPM-Solver++ or DDIM with as few steps as the caller asks for.
 """
 from __future__ import annotations
 

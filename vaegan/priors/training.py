@@ -15,13 +15,12 @@ from typing import Optional
 
 import yaml
 
-from ..config import ConfigError
+from ..config import DEVICES, WANDB_MODES, ConfigError
 from ..options import REQUIRED, build_options, opt, option_fields
 from . import METRIC_SUFFIXES, SAMPLERS, prior_dir
 
 INPUT, TRAINING, EVALUATION = "Model and data", "Training", "Evaluation and sampling"
 RUN, LOGGING = "Run", "Logging"
-WANDB_CHOICES = ("auto", "online", "offline", "disabled")
 
 
 @dataclasses.dataclass
@@ -40,7 +39,8 @@ class PriorConfig:
     lr: float = opt(1e-3, "Adam learning rate", minimum=0, exclusive=True, group=TRAINING)
     width: Optional[int] = opt(None, "denoiser width: MLP width for vector latents (default 512), U-Net base "
                                      "channels for spatial ones (default 32)", minimum=1, group=TRAINING)
-    ema_decay: float = opt(0.999, "EMA of the denoiser's weights, which sample", minimum=0, group=TRAINING)
+    ema_decay: float = opt(0.999, "EMA of the denoiser's weights, which sample", minimum=0, below=1,
+                           group=TRAINING)
     seed: int = opt(0, "seed of the denoiser's initialisation, the batch order and the noise", group=TRAINING)
     eval_every: int = opt(1000, "score samples, add a GIF frame and write diffusion.pt every N steps and at the "
                                 "end", minimum=1, metavar="N", group=EVALUATION, resumable=True)
@@ -57,10 +57,10 @@ class PriorConfig:
     resume: bool = opt(False, "continue RUN/prior/<name>/diffusion.pt with the settings it was trained with "
                               "(--steps, evaluation, --device, --data-dir and logging may change; a training flag "
                               "that differs is refused)", group=RUN, resumable=True)
-    device: str = opt("auto", "where to run", choices=("auto", "cpu", "cuda"), group=RUN, resumable=True)
+    device: str = opt("auto", "where to run", choices=DEVICES, group=RUN, resumable=True)
     visuals: bool = opt(True, "samples_evolution.gif, a frame every --eval-every steps", group=LOGGING,
                         resumable=True)
-    wandb: str = opt("disabled", "W&B logging, as in training", choices=WANDB_CHOICES, group=LOGGING,
+    wandb: str = opt("disabled", "W&B logging, as in training", choices=WANDB_MODES, group=LOGGING,
                      resumable=True)
     wandb_project: str = opt("vaegan", "W&B project", group=LOGGING, resumable=True)
     wandb_dir: str = opt(".", "where W&B keeps its files", group=LOGGING, resumable=True)
@@ -69,10 +69,6 @@ class PriorConfig:
     run_name: Optional[str] = opt(None, "W&B run name (default: <run folder>-prior)", group=LOGGING,
                                   resumable=True)
     tensorboard: bool = opt(False, "also log to RUN/prior/<name>/tensorboard", group=LOGGING, resumable=True)
-
-    def validate(self) -> None:
-        if self.ema_decay >= 1:
-            raise ConfigError(f"ema_decay must be < 1 (0 turns it off), got {self.ema_decay}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
