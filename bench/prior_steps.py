@@ -1,6 +1,8 @@
 """How many DDIM steps does the diffusion prior need, and at what noise scale? Domain FD and class
 entropy of N samples per step count (and temperature), next to the model's other priors and the floor
-(FD between the two halves of the test split), with the wall time of each draw, side by side in one run.
+(FD between the test split's even and odd images, so that a folder stored class by class gives both halves
+every class; the entropy column of that row is the real test images'), with the wall time of each draw,
+side by side in one run.
 
     python bench/prior_steps.py --checkpoint runs/diffusion_prior/spatial/checkpoints/best.pt --steps 10 25 50 \
         [--temperatures 1 0.9] [--spacings leading trailing] [--samplers ddim dpm]
@@ -42,12 +44,12 @@ def main() -> None:
     cfg = build_config({**saved_config(saved), "device": "cpu", "resume": "no"})
     data = load_data(cfg)
     classifier = dataset_classifier(cfg, torch.device("cpu"), data)
-    real, _ = features_and_logits(classifier, data.test.in_order(args.batch_size))
-    half = len(real) // 2
+    real, real_logits = features_and_logits(classifier, data.test.in_order(args.batch_size))
     print(f"torch threads {torch.get_num_threads()}, {args.n} samples per row, checkpoint {args.checkpoint}")
     print(f"{'prior':<12} {'steps':>5} {'temp':>5} {'spacing':>8} {'sampler':>7} {'domain FD':>10} {'entropy':>8} "
           f"{'draw s':>8}")
-    print(f"{'real halves':<12} {'':>5} {'':>5} {'':>8} {'':>7} {frechet_distance(real[:half], real[half:]):>10.2f}")
+    print(f"{'real halves':<12} {'':>5} {'':>5} {'':>8} {'':>7} {frechet_distance(real[0::2], real[1::2]):>10.2f} "
+          f"{class_entropy(real_logits):>8.3f}")
     rows = [(name, None, 1.0, "", "") for name in model.priors() if name != "diffusion"]
     if "diffusion" in model.priors():
         spacings = args.spacings or [model.diffusion.timestep_spacing]
