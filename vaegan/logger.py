@@ -70,7 +70,7 @@ class RunLogger:
             f.flush()
             os.fsync(f.fileno())
         shown = "  ".join(f"{k}={_fmt(metrics[k])}" for k in self.console_keys if k in metrics)
-        self.info(f"epoch {metrics['epoch']}: {shown}")
+        self.info(f"epoch {_fmt(metrics['epoch'])}: {shown}")
         self._to_sinks(metrics, step)
 
     def log_media(self, media: dict[str, Path], step: int) -> None:
