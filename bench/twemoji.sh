@@ -8,14 +8,14 @@
 # of originals / reconstructions / prior samples.
 #
 #   python bench/colour_data.py twemoji            # once: writes data/twemoji
-#   bash bench/twemoji.sh [EPOCHS] [STEPS]         # default 40 epochs, 3000 prior steps
+#   bash bench/twemoji.sh [EPOCHS] [STEPS]         # default 40 epochs, 2000 prior steps (as recorded)
 #
 # Each stage is skipped when its output exists, so a cut run resumes where it stopped (the VAE with
 # --resume auto, the prior with --resume).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-40}
-steps=${2:-3000}
+steps=${2:-2000}
 out=runs/twemoji/rgb64
 python train.py --config configs/unet_spatial_rgb64.yaml --dataset folder --data-dir data/twemoji \
   --perceptual-weight 0 --epochs "$epochs" --eval-train-images 0 --no-visuals --wandb disabled \

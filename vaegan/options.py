@@ -34,11 +34,10 @@ def opt(default: Any, help: str, choices: Optional[tuple] = None, minimum: Optio
         exclusive: bool = False, below: Optional[float] = None, group: Optional[str] = None, resumable: bool = False,
         flag: Optional[str] = None, metavar: Any = None, nargs: Any = None):
     """A field with its help text, allowed choices, lower bound (`exclusive`: strictly above), strict
-    upper bound (`below`), its
-    --help group, whether a resumed run may set it anew (`resumable`: how long a run goes on, how it is
-    evaluated, logged and stored, where it runs and where its data lives; every other key shapes the
-    model or the objective, so a resumed run keeps the checkpoint's) and, where the flag is not
-    --<name-with-dashes>, its `flag`, `metavar` and `nargs`."""
+    upper bound (`below`), its --help group, whether a resumed run may set it anew (`resumable`: how
+    long a run goes on, how it is evaluated, logged and stored, where it runs and where its data lives;
+    every other key shapes the model or the objective, so a resumed run keeps the checkpoint's) and,
+    where the flag is not --<name-with-dashes>, its `flag`, `metavar` and `nargs`."""
     meta = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "below": below,
             "group": group, "resumable": resumable, "flag": flag, "metavar": metavar, "nargs": nargs}
     if isinstance(default, list):
