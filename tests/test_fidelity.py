@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tests.helpers import FASHION
-from vaegan.data import load_split
+from vaegan.data import ImageSplit, load_split
 from vaegan.fidelity import domain_classifier, features_and_logits, frechet_distance
 
 STATED_ACCURACY = 0.88  # the README's number for the cached Fashion-MNIST classifier (3 epochs)
@@ -61,3 +61,34 @@ def test_sample_class_entropy_is_ln10_for_balanced_classes_and_0_for_one():
     assert class_entropy(balanced) == pytest.approx(math.log(10))
     assert class_entropy(torch.eye(10)[[4] * 30]) == 0.0
     assert class_entropy(torch.eye(10)[[1, 1, 2, 2]]) == pytest.approx(math.log(2))
+
+
+def _classifier_rank(rank: int, world: int, port: int, cache: str, out: str) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), VAEGAN_CACHE=cache)
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    import vaegan.fidelity as fidelity
+
+    trained = []
+    train_classifier = fidelity.train_classifier
+    fidelity.train_classifier = lambda split: trained.append(rank) or train_classifier(split)
+    generator = torch.Generator().manual_seed(0)
+    split = ImageSplit((255 * torch.rand(64, 1, 28, 28, generator=generator)).to(torch.uint8), torch.arange(64) % 4,
+                       ["a", "b", "c", "d"])
+    model = fidelity.domain_classifier(split, "race")
+    torch.save({"trained": trained, "state": model.state_dict()}, f"{out}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_under_torchrun_only_rank_zero_trains_the_classifier_and_every_rank_reads_it(tmp_path):
+    from tests.test_distributed import free_port
+
+    torch.multiprocessing.spawn(_classifier_rank, args=(2, free_port(), str(tmp_path / "cache"), str(tmp_path)),
+                                nprocs=2)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    assert [r["trained"] for r in ranks] == [[0], []]
+    assert all(torch.equal(v, ranks[1]["state"][k]) for k, v in ranks[0]["state"].items())
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [p.name for p in (tmp_path / "cache").glob("*.pt")]

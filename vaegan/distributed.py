@@ -45,6 +45,17 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def is_main_process() -> bool:
+    """Rank 0 under torchrun; always True without it."""
+    return not is_distributed() or dist.get_rank() == 0
+
+
+def barrier() -> None:
+    """Every rank waits here for the others (a no-op without DDP)."""
+    if is_distributed():
+        dist.barrier()
+
+
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     if is_distributed():
         tensor = tensor.clone()

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .checkpoint import save_checkpoint
 from .config import INCEPTION_FILE
 from .data import ImageSplit
+from .distributed import barrier, is_main_process
 
 CLASSIFIER_EPOCHS = 3
 CLASSIFIER_SEED = 0
@@ -105,18 +106,31 @@ def dataset_classifier(cfg, device: torch.device, data=None) -> DomainClassifier
 
 
 def domain_classifier(train: ImageSplit, dataset: str) -> DomainClassifier:
-    """The cached classifier for exactly this training data, trained on first use."""
+    """The cached classifier for exactly this training data, trained on first use. Under torchrun
+    rank 0 trains and writes it while the other ranks wait, then read it."""
     path = cache_dir() / f"classifier-{CACHE_VERSION}-{dataset}-{_data_key(train)}.pt"
-    model = _new_classifier(train)
-    if path.is_file():
-        try:
-            model.load_state_dict(torch.load(path, map_location=train.device, weights_only=True))
-            return model.eval()
-        except (RuntimeError, OSError, EOFError):
-            pass  # a torn cache file: train again
-    model = train_classifier(train)
-    save_checkpoint(model.state_dict(), path)
+    model = _cached_classifier(path, train) if is_main_process() else None
+    if model is None and is_main_process():
+        model = train_classifier(train)
+        save_checkpoint(model.state_dict(), path)
+    barrier()
+    if model is None:
+        model = _cached_classifier(path, train)
+        if model is None:
+            raise OSError(f"rank 0 wrote no readable domain classifier at {path}")
     return model
+
+
+def _cached_classifier(path: Path, train: ImageSplit):
+    """The classifier cached at `path`, or None when there is none or it is torn."""
+    if not path.is_file():
+        return None
+    model = _new_classifier(train)
+    try:
+        model.load_state_dict(torch.load(path, map_location=train.device, weights_only=True))
+    except (RuntimeError, OSError, EOFError):
+        return None
+    return model.eval()
 
 
 @torch.no_grad()
