@@ -241,3 +241,26 @@ def test_bf16_asked_for_on_a_cpu_without_fast_bf16_is_warned_about(idx_dir, tmp_
     log = tmp_path / "run" / "log.txt"  # written on the first line logged
     warned = log.exists() and "bf16 on a CPU without AMX or AVX512-BF16 is emulated" in log.read_text()
     assert warned == (not fast_bf16)
+
+
+@pytest.mark.parametrize("decoder", ["sigmoid", "linear"])
+def test_each_critic_trains_on_exactly_the_images_the_generators_term_shows_it(idx_dir, tmp_path, decoder):
+    """Real vs fake as the generator presents fakes: the same output transform, unclamped on both sides."""
+    (cfg,) = parse_train_args(["--latent", "4", "--use_gan", "--gan-samples", "--perceptual-weight", "0",
+                               "--decoder-output", decoder, "--recon-loss", "mse", "--no-visuals",
+                               "--wandb", "disabled", "--precision", "fp32", "--data-dir", str(idx_dir),
+                               "--out", str(tmp_path / "run"), *TINY])
+    trainer = Trainer(cfg)
+    seen = {name: [] for name in ("discriminator", "sample_discriminator")}
+    for name in seen:
+        trainer.critics[name].register_forward_pre_hook(lambda _, inputs, name=name: seen[name].append(inputs[0]))
+    with torch.no_grad():  # a linear decoder at initialisation barely leaves [0, 1]: make it leave
+        trainer.model.decoder.conv_out.bias.add_(0.8 if decoder == "linear" else 3.0)
+    x = trainer.train_data.get(torch.arange(cfg.batch_size))
+    assert trainer.train_step(x, cfg.batch_size) is not None
+    for name, calls in seen.items():  # the first call is the generator's term, the last the critic's update
+        shown_to_generator, critic_batch = calls[0], calls[-1]
+        assert torch.equal(critic_batch[:len(x)], x), name
+        assert torch.equal(critic_batch[len(x):], shown_to_generator.detach()), name
+    if decoder == "linear":
+        assert seen["discriminator"][0].max() > 1.0  # the case where clamping would differ

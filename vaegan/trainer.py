@@ -329,13 +329,13 @@ class Trainer:
         if outcome == "ok" and self.ema is not None:
             self.ema.update_parameters(self.model)
         if outcome != "nonfinite" and gan_active:
-            samples = None if out.prior_logits is None else torch.sigmoid(out.prior_logits)
             critics = self.step_critics
             prior_codes = (self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device))
                            if "latent_discriminator" in critics else None)
             with autocast(self.device, self.amp_dtype):
-                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.recon, fake_samples=samples, codes=out.mu,
-                                                                 prior_codes=prior_codes, critics=critics)
+                d_loss, d_logs = self.loss_fn.discriminator_loss(x, out.images, fake_samples=out.sample_images,
+                                                                 codes=out.mu, prior_codes=prior_codes,
+                                                                 critics=critics)
             d_outcome = self._backward_and_step(d_loss, self.disc_params, self.opt_d, self.scalers["d"])
             outcome = max(outcome, d_outcome, key=OUTCOMES.index)  # the worse of the two updates
             logs.update(d_logs)

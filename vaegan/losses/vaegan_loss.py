@@ -304,8 +304,10 @@ class VAEGANLoss(nn.Module):
     def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor, fake_samples: Optional[torch.Tensor] = None,
                            codes: Optional[torch.Tensor] = None, prior_codes: Optional[torch.Tensor] = None,
                            critics: Optional[Mapping[str, nn.Module]] = None) -> tuple[torch.Tensor, dict]:
-        """fake: reconstructions in [0, 1], for D; fake_samples: decoded prior draws (gan_samples),
-        for the sample discriminator. Both are detached here so no update of a critic reaches the VAE.
+        """fake: reconstructions, for D; fake_samples: decoded prior draws (gan_samples), for the
+        sample discriminator; both exactly as the generator's term shows them to the critics
+        (`VAEOutput.images` / `.sample_images`: the [0, 1] scale, unclamped). Both are detached
+        here so no update of a critic reaches the VAE.
         codes: this batch's posterior means [B, D] and prior_codes: as many N(0, I) draws, for the
         latent critic (when there is one), which learns to tell the draws (real) from the codes
         (fake). Each critic's loss reaches only its own parameters; the sum is returned.

@@ -35,6 +35,17 @@ class VAEOutput:
         """The reconstructions as images in [0, 1]."""
         return to_images(self.logits, self.linear).clamp(0.0, 1.0)
 
+    @property
+    def images(self) -> torch.Tensor:
+        """The reconstructions as the losses and the critics see them: fp32, on the [0, 1] scale,
+        unclamped (a linear decoder's overshoot is something the critic may judge)."""
+        return to_images(self.logits.float(), self.linear)
+
+    @property
+    def sample_images(self) -> torch.Tensor | None:
+        """The decoded prior draws as the losses and the sample critic see them (see `images`)."""
+        return None if self.prior_logits is None else to_images(self.prior_logits.float(), self.linear)
+
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
     """z = mu + sigma * eps; `noise` supplies eps (the trainer draws it for the global batch, so K
