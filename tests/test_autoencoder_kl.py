@@ -10,6 +10,7 @@ from PIL import Image
 
 import vaegan
 from tests.helpers import TINY, call, make_idx_folder
+from vaegan.autoencoder_kl import LATENT_KEYS, standardisation
 from vaegan.checkpoint import config_from_checkpoint
 from vaegan.cli import train_main
 from vaegan.data import load_data
@@ -56,6 +57,68 @@ def test_a_spatial_model_exports_as_an_autoencoder_kl_that_decodes_as_it_does(sp
     assert autoencoder.config.latents_mean == pytest.approx(latents.mean((0, 2, 3)).tolist(), abs=1e-5)
 
 
+def diffusers_decode_formula(module: str, marker: str) -> str:
+    """The expression with which the installed diffusers pipeline `module` turns its latents into the
+    VAE's: the right-hand side of its first `latents = ...` (or the `vae.decode` argument) holding `marker`."""
+    import ast
+    import importlib.util
+
+    source = Path(importlib.util.find_spec("diffusers").origin).parent / "pipelines" / f"{module}.py"
+    text = source.read_text()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["latents"]:
+            expression = node.value
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) == "self.vae.decode" and node.args:
+            expression = node.args[0]
+        else:
+            continue
+        if marker in ast.unparse(expression):
+            return ast.unparse(expression)
+    raise AssertionError(f"no latent formula with {marker!r} in {source}")
+
+
+def latents_under(formula: str, config, z: torch.Tensor) -> torch.Tensor:
+    """The diffusion model's latents x whose decode by `formula` (affine per channel) is the VAE's z."""
+    from types import SimpleNamespace
+
+    def decode(x):
+        names = {"self": SimpleNamespace(vae=SimpleNamespace(config=config)), "latents": x}
+        if config.latents_mean is not None:
+            names.update(latents_mean=torch.tensor(config.latents_mean).view(1, -1, 1, 1).double(),
+                         latents_std=torch.tensor(config.latents_std).view(1, -1, 1, 1).double())
+        return eval(formula, names)
+
+    offset, slope = decode(torch.zeros_like(z)), decode(torch.ones_like(z)) - decode(torch.zeros_like(z))
+    return (z - offset) / slope
+
+
+def test_the_exported_latent_scale_gives_unit_variance_under_every_diffusers_pipeline_convention(
+        spatial_run, tmp_path, capsys):
+    from diffusers import AutoencoderKL
+
+    out = tmp_path / "exported"
+    assert call(export_main, ["--checkpoint", str(spatial_run), "--out", str(out), "--format", "diffusers"],
+                capsys)[0] == 0
+    config = AutoencoderKL.from_pretrained(out / "vae").config
+    assert {k: config[k] is not None for k in LATENT_KEYS} == dict.fromkeys(LATENT_KEYS, True)
+    model = vaegan.load(spatial_run, device="cpu")
+    saved = torch.load(spatial_run, weights_only=True)
+    data = load_data(config_from_checkpoint(saved["config"], spatial_run))
+    z = torch.cat([model.encode(x) for x in data.train.in_order(16)]).double()
+    conventions = {"SD": ("stable_diffusion/pipeline_stable_diffusion", "scaling_factor"),
+                   "SDXL": ("stable_diffusion_xl/pipeline_stable_diffusion_xl", "latents_std"),
+                   "SD3": ("stable_diffusion_3/pipeline_stable_diffusion_3", "shift_factor")}
+    for name, (module, marker) in conventions.items():
+        x = latents_under(diffusers_decode_formula(module, marker), config, z)
+        assert x.var().item() == pytest.approx(1.0, rel=0.02), name  # var over all latents together
+        if name != "SD":  # these two also centre
+            assert abs(x.mean().item()) < 1e-3, name
+        if name == "SDXL":  # per channel, and the standardisation the learned prior and the pipeline undo
+            assert x.var((0, 2, 3)).tolist() == pytest.approx([1.0, 1.0], rel=0.02)
+            mean, std = standardisation(config, 2)
+            torch.testing.assert_close(x * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1), z)
+
+
 def test_a_model_without_an_autoencoder_kl_form_keeps_its_safetensors_export(tiny_run, tmp_path, capsys):
     from vaegan.config import build_config, with_image_spec
     from vaegan.models import build_model
@@ -96,9 +159,15 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
         images = pipe(batch_size=4, num_inference_steps=steps, generator=torch.Generator().manual_seed(3),
                       output_type="pt").images
         torch.testing.assert_close(images, model.sample(4, prior="diffusion", seed=3, steps=steps), atol=1e-4, rtol=0)
-    prior = model.diffusion
-    assert pipe.vae.config.latents_std == pytest.approx(prior.std.flatten().tolist())
+    mean, std = standardisation(pipe.vae.config, 2)  # the pipeline undoes the prior's own standardisation
+    torch.testing.assert_close(mean.float(), model.diffusion.mean.flatten())
+    torch.testing.assert_close(std.float(), model.diffusion.std.flatten())
     assert len(pipe(batch_size=2, output_type="pil").images) == 2
+    pipe.to(torch.bfloat16)  # a half-precision pipeline draws too (its noise in the UNet's dtype)
+    assert pipe(batch_size=2, num_inference_steps=2, output_type="pt").images.shape == (2, 1, 28, 28)
+
+
+SOURCE_SCALE = {"scaling_factor": 0.3611, "shift_factor": 0.1159}  # a source's own latent scale (Flux-like)
 
 
 def small_autoencoder(folder: Path, channels: int, quant: bool) -> Path:
@@ -109,7 +178,7 @@ def small_autoencoder(folder: Path, channels: int, quant: bool) -> Path:
     AutoencoderKL(in_channels=channels, out_channels=channels, block_out_channels=(8, 16), layers_per_block=1,
                   down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
                   latent_channels=3, norm_num_groups=4, sample_size=16, use_quant_conv=quant,
-                  use_post_quant_conv=quant).save_pretrained(folder)
+                  use_post_quant_conv=quant, **SOURCE_SCALE).save_pretrained(folder)
     return folder
 
 
@@ -146,6 +215,21 @@ def test_a_run_starts_from_a_diffusers_vae_and_fine_tunes_its_decoder_only(tmp_p
     assert call(export_main, ["--checkpoint", str(run / "checkpoints" / "last.pt"), "--out", str(out),
                               "--format", "diffusers"], capsys)[0] == 0
     exported = AutoencoderKL.from_pretrained(out / "vae")
+    # the latent space is the source's, so is its scale: every key exactly as the source wrote it
+    source_config = AutoencoderKL.load_config(source)
+    assert {k: exported.config[k] for k in LATENT_KEYS} == {k: source_config.get(k) for k in LATENT_KEYS}
+    assert exported.config.scaling_factor == SOURCE_SCALE["scaling_factor"]
+    # a learned prior of the fine-tune standardises as the source's pipelines do, so it exports with it
+    from vaegan.prior_run import main as prior_main
+
+    assert call(prior_main, ["--checkpoint", str(run / "checkpoints" / "last.pt"), "--steps", "2", "--width", "16",
+                             "--sampling-steps", "2", "--eval-samples", "0"], capsys)[0] == 0
+    prior = vaegan.load(run / "checkpoints" / "last.pt", device="cpu").diffusion
+    torch.testing.assert_close(prior.std.flatten(), torch.full((3,), 1 / SOURCE_SCALE["scaling_factor"]))
+    torch.testing.assert_close(prior.mean.flatten(), torch.full((3,), SOURCE_SCALE["shift_factor"]))
+    assert call(export_main, ["--checkpoint", str(run / "checkpoints" / "last.pt"), "--out", str(out),
+                              "--format", "diffusers"], capsys)[0] == 0
+    assert (out / "unet").is_dir()
     assert all(torch.equal(exported.state_dict()[k], v) for k, v in original.items() if k.startswith("encoder."))
     roundtrip_matches(exported, vaegan.load(run / "checkpoints" / "last.pt", device="cpu"),
                       torch.rand(3, channels, 28 if channels == 1 else 16, 28 if channels == 1 else 16))
@@ -174,3 +258,20 @@ def test_init_from_refuses_what_it_cannot_build_in_one_line(tmp_path, capsys, mo
         code, err = call(train_main, base + argv, capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_latent_scale_is_measured_on_training_images_drawn_across_the_split(spatial_run, tmp_path, monkeypatch):
+    """Not the first N: a folder stored class by class would give one or two classes."""
+    from vaegan.export import training_latent_spread
+    from vaegan.priors import mixture
+
+    seen = []
+    means = mixture.posterior_means
+    monkeypatch.setattr(mixture, "posterior_means", lambda vae, batches: means(vae, [seen.append(b) or b
+                                                                                    for b in batches]))
+    model = vaegan.load(spatial_run, device="cpu")
+    training_latent_spread(model, None, 8)
+    train = load_data(model.config).train
+    everything = torch.cat(list(train.in_order(len(train))))
+    chosen = [next(i for i, image in enumerate(everything) if torch.equal(image, x)) for x in torch.cat(seen)]
+    assert len(set(chosen)) == 8 and max(chosen) >= len(train) // 2, chosen

@@ -4,7 +4,15 @@ In: `--init-from SOURCE` (a local folder or a Hugging Face Hub id) sets the U-Ne
 AutoencoderKL's config (`fields_from_autoencoder`) and its first weights from the AutoencoderKL's
 (`load_autoencoder_weights`). Out: a spatial U-Net on diffusers' blocks with a linear decoder holds
 exactly AutoencoderKL's modules, so `as_autoencoder_kl` hands its weights over unchanged, with the
-latents' statistics in the config (`scaling_factor`, `latents_mean`, `latents_std`).
+latents' scale in the config (`LATENT_KEYS`).
+
+The latent scale is read the way diffusers' pipelines read it (docs/diffusers.md): a pipeline
+decodes a diffusion model's latents x as z = x * std + mean per channel, where (`standardisation`)
+  - SDXL-style, with `latents_mean` and `latents_std`: mean = latents_mean, std = latents_std / scaling_factor;
+  - SD3 / Flux, with `shift_factor`: mean = shift_factor, std = 1 / scaling_factor;
+  - Stable Diffusion 1 / 2: mean = 0, std = 1 / scaling_factor.
+A VAE trained here writes all four keys so that each convention gives unit variance on its training
+latents (`latent_statistics`); a decoder-only fine-tune keeps its source's keys as they were.
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ if TYPE_CHECKING:
 
     from .models import UNetVAE
 
+LATENT_KEYS = ("scaling_factor", "shift_factor", "latents_mean", "latents_std")
 BLOCKS = {"DownEncoderBlock2D": False, "AttnDownEncoderBlock2D": True}  # down block -> has attention
 UP_OF = {"DownEncoderBlock2D": "UpDecoderBlock2D", "AttnDownEncoderBlock2D": "AttnUpDecoderBlock2D"}
 
@@ -104,8 +113,9 @@ def with_autoencoder_fields(settings: dict, source: str) -> dict:
     return {**settings, **fields}
 
 
-def load_autoencoder_weights(model: UNetVAE, source: str) -> None:
-    """`model`'s weights from the AutoencoderKL at `source` (its keys are the model's)."""
+def load_autoencoder_weights(model: UNetVAE, source: str) -> dict:
+    """`model`'s weights from the AutoencoderKL at `source` (its keys are the model's). Returns the
+    source's latent scale (`LATENT_KEYS`, None where it has none), which a decoder-only fine-tune keeps."""
     from diffusers import AutoencoderKL
 
     where, subfolder = autoencoder_location(source)
@@ -119,16 +129,46 @@ def load_autoencoder_weights(model: UNetVAE, source: str) -> None:
     except RuntimeError as e:
         raise ConfigError(f"--init-from {source}: its weights do not fit the model its config describes "
                           f"({str(e).splitlines()[0][:160]})") from None
+    return {key: autoencoder.config.get(key) for key in LATENT_KEYS}
 
 
 def latent_statistics(mean: torch.Tensor, std: torch.Tensor) -> dict:
-    """AutoencoderKL's latent config from per-channel mean and std ([1, C, 1, 1] or [C]):
-    `scaling_factor` = 1 / the latents' overall std (Stable Diffusion's convention: z * scaling_factor
-    has unit variance), and the per-channel `latents_mean` / `latents_std` the learned prior
-    standardises with."""
+    """The latent scale (`LATENT_KEYS`) of latents with per-channel `mean` and `std` ([1, C, 1, 1]
+    or [C]), agreeing under every convention it implies: z * scaling_factor (SD) and
+    (z - shift_factor) * scaling_factor (SD3) have unit variance over all channels together, and
+    (z - latents_mean) * scaling_factor / latents_std (SDXL) has zero mean and unit variance per channel."""
     mean, std = mean.flatten().double(), std.flatten().double()
-    overall = (std.pow(2) + mean.pow(2)).mean() - mean.mean().pow(2)  # variance of all latents together
-    return {"scaling_factor": float(overall.rsqrt()), "latents_mean": mean.tolist(), "latents_std": std.tolist()}
+    overall_mean = mean.mean()
+    overall_var = (std.pow(2) + mean.pow(2)).mean() - overall_mean.pow(2)  # all latents together
+    scale = overall_var.rsqrt()
+    return {"scaling_factor": float(scale), "shift_factor": float(overall_mean), "latents_mean": mean.tolist(),
+            "latents_std": (std * scale).tolist()}
+
+
+def standardisation(keys: dict, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (mean, std) [C], float64, with which diffusers' pipelines turn a diffusion model's
+    latents x into the VAE's: z = x * std + mean (the module docstring; `keys` as `LATENT_KEYS`,
+    missing or None where unset). The learned prior standardises its latents the same way."""
+    scale = keys.get("scaling_factor")
+    scale = 1.0 if scale is None else float(scale)
+    if keys.get("latents_mean") is not None and keys.get("latents_std") is not None:
+        mean = torch.tensor(keys["latents_mean"], dtype=torch.float64)
+        std = torch.tensor(keys["latents_std"], dtype=torch.float64) / scale
+    else:
+        mean = torch.full((channels,), float(keys.get("shift_factor") or 0.0), dtype=torch.float64)
+        std = torch.full((channels,), 1.0 / scale, dtype=torch.float64)
+    if mean.shape != (channels,) or std.shape != (channels,):
+        raise ConfigError(f"latents_mean / latents_std name {len(mean)} / {len(std)} channels; the latent has "
+                          f"{channels}")
+    return mean, std
+
+
+def kept_latent_scale(saved: dict) -> Optional[dict]:
+    """The latent scale a training checkpoint keeps as it was: its --init-from source's when only the
+    decoder trained (the encoder, so the latent space a diffusion model was trained on, is the
+    source's); None when the scale is the model's own, to be measured."""
+    keys = saved.get("source_latent_keys")
+    return keys if keys is not None and saved["config"].get("train") == "decoder" else None
 
 
 def as_autoencoder_kl(model: UNetVAE, statistics: dict) -> AutoencoderKL:

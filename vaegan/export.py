@@ -72,13 +72,14 @@ DIFFUSERS_ENTRIES = ("vae", "unet", "scheduler", "model_index.json")
 def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_dir: Optional[str] = None,
                      scale_images: int = 2000) -> list[Path]:
     """Write the model as a diffusers AutoencoderKL in `out`/vae (and, with a diffusion prior, the
-    LatentPriorPipeline around it). The latents' statistics are the prior's standardisation when it
-    has one, else measured on the posterior means of the first `scale_images` training images.
-    Returns the entries written."""
+    LatentPriorPipeline around it). Its latent scale (vaegan.autoencoder_kl): a decoder-only
+    fine-tune's source's, unchanged; else the prior's standardisation when it has one, else measured
+    on the posterior means of `scale_images` training images drawn at random. Returns the entries written."""
     import shutil
 
     from .api import load
-    from .autoencoder_kl import as_autoencoder_kl, latent_statistics
+    from .autoencoder_kl import as_autoencoder_kl, kept_latent_scale, latent_statistics
+    from .checkpoint import load_checkpoint
     from .models import UNetVAE
     from .priors.diffusion import sampling_scheduler
 
@@ -87,8 +88,14 @@ def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_d
         raise ConfigError("--format diffusers needs a spatial latent on diffusers' blocks with --decoder-output "
                           "linear (this model has no AutoencoderKL form); --format safetensors exports it")
     prior = model.diffusion
-    mean, std = (prior.mean, prior.std) if prior is not None else training_latent_spread(model, data_dir, scale_images)
-    autoencoder = as_autoencoder_kl(model.vae, latent_statistics(mean, std))
+    keys = kept_latent_scale(load_checkpoint(Path(checkpoint)))
+    if keys is None:
+        mean, std = ((prior.mean, prior.std) if prior is not None
+                     else training_latent_spread(model, data_dir, scale_images))
+        keys = latent_statistics(mean, std)
+    if prior is not None:
+        check_prior_scale(prior, keys)
+    autoencoder = as_autoencoder_kl(model.vae, keys)
     out = Path(out)
     staging = out.with_name(out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -109,19 +116,39 @@ def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_d
     return [out / name for name in DIFFUSERS_ENTRIES if (out / name).exists()]
 
 
+def check_prior_scale(prior, keys: dict) -> None:
+    """Refuse a learned prior whose standardisation is not the one the exported keys describe (a
+    prior trained before its model's scale was fixed would decode at the wrong scale)."""
+    import torch
+
+    from .autoencoder_kl import standardisation
+
+    mean, std = standardisation(keys, prior.latent_dims[0])
+    if not (torch.allclose(prior.mean.flatten().double().cpu(), mean, rtol=1e-4, atol=1e-6)
+            and torch.allclose(prior.std.flatten().double().cpu(), std, rtol=1e-4)):
+        raise ConfigError("the learned prior standardises its latents otherwise than the model's latent scale "
+                          "(it predates the scale this export keeps): train it again with vaegan-prior")
+
+
+SCALE_SEED = 0  # the training images that measure the latent scale: the same ones on every export
+
+
 def training_latent_spread(model, data_dir: Optional[str], n: int):
-    """Per-channel (mean, std) of the posterior means of the model's first `n` training images."""
+    """Per-channel (mean, std) of the posterior means of `n` training images drawn at random (a
+    seeded draw across the whole split: a folder is stored class by class)."""
     import dataclasses
+
+    import torch
 
     from .data import load_data
     from .priors.diffusion import standardiser
     from .priors.mixture import posterior_means
 
-    cfg = dataclasses.replace(model.config, limit_train=min(n, model.config.limit_train or n),
-                              **({"data_dir": data_dir} if data_dir else {}))
+    cfg = dataclasses.replace(model.config, **({"data_dir": data_dir} if data_dir else {}))
     train = load_data(cfg).train.to(model.device)
-    latents = posterior_means(model.vae, train.in_order(500))  # fp32: a statistic the export keeps
-    print(f"scaling_factor from the posterior means of {len(train)} training images")
+    chosen = torch.randperm(len(train), generator=torch.Generator().manual_seed(SCALE_SEED))[:n]
+    latents = posterior_means(model.vae, train.batches(chosen.split(500)))  # fp32: a statistic the export keeps
+    print(f"latent scale from the posterior means of {len(chosen)} of {len(train)} training images, drawn at random")
     return standardiser(latents)
 
 
@@ -152,8 +179,8 @@ class ExportOptions:
                                      group=WHAT)
     data_dir: Optional[str] = opt(None, "where the model's training images are now, to measure the latents' scale "
                                         "(default: as in training)", group=SCALE)
-    scale_images: int = opt(2000, "training images whose latents give the scaling factor", minimum=1, metavar="N",
-                            group=SCALE)
+    scale_images: int = opt(2000, "training images, drawn at random, whose latents give the latent scale",
+                            minimum=1, metavar="N", group=SCALE)
 
 
 def export_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,8 @@
     images = pipe(batch_size=16, generator=torch.Generator().manual_seed(0)).images
 
 The same draws as `vaegan-sample --prior diffusion --seed S`: noise made on the CPU by the generator,
-the prior's sampler over its standardised latents, the standardisation undone with the AutoencoderKL's
-`latents_mean` / `latents_std`, decoded by the AutoencoderKL.
+the prior's sampler over its standardised latents, the standardisation undone as diffusers' pipelines
+read the AutoencoderKL's latent scale (`vaegan.autoencoder_kl.standardisation`), decoded by the AutoencoderKL.
 """
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from typing import Optional, Union
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DModel
 
+from .autoencoder_kl import standardisation
 from .priors.diffusion import SpatialDenoiser, sample_loop
 
 
 class LatentPriorPipeline(DiffusionPipeline):
     """Parameters:
-        vae: the autoencoder; its config's `latents_mean` / `latents_std` are the prior's standardisation.
+        vae: the autoencoder; its config's latent scale is the prior's standardisation.
         unet: the prior's noise predictor over standardised latents (zero-padded to its sample_size).
         scheduler: the prior's sampler (DDIM or DPM-Solver++) of its training schedule.
         sampling_steps: sampling steps when a call names none (the prior's recipe's).
@@ -46,11 +47,10 @@ class LatentPriorPipeline(DiffusionPipeline):
         `output_type`: "pil", "np" ([N, H, W, C] in [0, 1]) or "pt" ([N, C, H, W] in [0, 1])."""
         config = self.vae.config
         shape = (batch_size, config.latent_channels, self.latent_size, self.latent_size)
-        noise = temperature * torch.randn(shape, generator=generator).to(self.device)
+        noise = temperature * torch.randn(shape, generator=generator).to(self.device, self.unet.dtype)
         steps = num_inference_steps or self.config.sampling_steps
-        x = sample_loop(SpatialDenoiser(self.unet, self.latent_size), self.scheduler, noise, steps)
-        mean = torch.tensor(config.latents_mean, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(config.latents_std, device=x.device).view(1, -1, 1, 1)
+        x = sample_loop(SpatialDenoiser(self.unet, self.latent_size), self.scheduler, noise, steps).float()
+        mean, std = (t.float().to(x.device).view(1, -1, 1, 1) for t in standardisation(config, config.latent_channels))
         decoded = self.vae.decode((x * std + mean).to(self.vae.dtype)).sample
         images = (decoded.float() / 2 + 0.5).clamp(0, 1).cpu()
         if output_type == "np" or output_type == "pil":

@@ -169,8 +169,9 @@ class Trainer:
         cfg, device, amp = self.cfg, self.device, self.amp_dtype
         fmt = memory_format(device, amp, has_group_norm=True)
         self.model = build_model(cfg)
-        if cfg.init_from and not cfg.resumes():  # a resumed run's weights are its checkpoint's
-            load_autoencoder_weights(self.model, cfg.init_from)
+        self.source_latent_keys = None  # the --init-from source's latent scale (a resumed run: its checkpoint's)
+        if cfg.init_from and not cfg.resumes():
+            self.source_latent_keys = load_autoencoder_weights(self.model, cfg.init_from)
         self.model.to(device, memory_format=fmt)
         self.loss_fn = VAEGANLoss.from_config(cfg, perceptual).to(device, memory_format=fmt)
         if perceptual is not None:
@@ -237,10 +238,12 @@ class Trainer:
             "best": self.best.get(self.cfg.best_metric),
             "best_values": dict(self.best),
             "wandb_id": self.wandb.id, "run_id": self.run_id,
+            "source_latent_keys": self.source_latent_keys,
         }
 
     def _restore(self, saved: dict) -> None:
         load_weights(self.model, saved["model"], self.ckpt_path)
+        self.source_latent_keys = saved.get("source_latent_keys")
         self.opt_g.load_state_dict(saved["opt_g"])
         for name, net in self.critics.items():
             load_weights(net, saved.get(name), self.ckpt_path, name.replace("_", " "))

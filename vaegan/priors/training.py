@@ -196,6 +196,7 @@ class PriorRun:
         """The standardised posterior means of the training images (a resumed prior keeps its standardisation)."""
         from tqdm.auto import tqdm
 
+        from ..autoencoder_kl import kept_latent_scale, standardisation
         from ..device import autocast
         from .diffusion import standardiser
         from .mixture import posterior_means
@@ -204,8 +205,14 @@ class PriorRun:
         with autocast(self.device, self.amp):
             latents = posterior_means(self.vae, tqdm(train.to(self.device).in_order(500), desc="encoding",
                                                      total=-(-len(train) // 500), leave=False))
-        self.mean, self.std = ((existing["prior"]["mean"].to(self.device), existing["prior"]["std"].to(self.device))
-                               if self.cfg.resume else standardiser(latents))
+        kept = kept_latent_scale(self.saved)
+        if self.cfg.resume:
+            self.mean, self.std = existing["prior"]["mean"].to(self.device), existing["prior"]["std"].to(self.device)
+        elif kept is not None:  # the latent space is the source VAE's: standardise as its pipelines do
+            mean, std = standardisation(kept, latents.shape[1])
+            self.mean, self.std = (t.float().view(-1, 1, 1).to(self.device) for t in (mean, std))
+        else:
+            self.mean, self.std = standardiser(latents)
         self.x0 = ((latents - self.mean) / self.std).float()
         self.steps_per_epoch = -(-len(self.x0) // self.cfg.batch_size)
         self.logger.info(f"prior: {len(self.x0)} latents of shape {tuple(self.x0.shape[1:])} encoded in "
