@@ -365,3 +365,20 @@ def test_a_folder_given_as_a_checkpoint_is_one_line(tmp_path):
 
     with pytest.raises(ConfigError, match="is a folder: this program needs a training checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_atomic_writes_of_one_file_never_share_a_temporary_file(tmp_path):
+    """Independent runs fill one cache (the domain classifier): a fixed `NAME.tmp` would be written
+    by both and renamed by the first, the second then failing. Here a stale NAME.tmp folder stands in
+    for the other writer."""
+    from vaegan.checkpoint import atomic_write
+
+    target = tmp_path / "classifier.pt"
+    (tmp_path / "classifier.pt.tmp").mkdir()
+    atomic_write(target, lambda f: f.write(b"one"))
+    atomic_write(target, lambda f: f.write(b"two"))
+    assert target.read_bytes() == b"two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["classifier.pt", "classifier.pt.tmp"]
+    with pytest.raises(ZeroDivisionError):  # a failed write leaves the file as it was and no debris
+        atomic_write(target, lambda f: 1 / 0)
+    assert target.read_bytes() == b"two" and len(list(tmp_path.iterdir())) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Optional
 
@@ -40,14 +41,19 @@ def config_from_checkpoint(values: dict, path: Path, **overrides) -> Config:
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """`write(f)` into a temporary file, flushed and fsynced, then renamed over `path`."""
+    """`write(f)` into a temporary file of this call's own (processes writing the same file at once,
+    e.g. a shared cache, never share one), flushed and fsynced, then renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    f = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(f.name, path)
+    except BaseException:
+        Path(f.name).unlink(missing_ok=True)
+        raise
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
