@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 import vaegan
-from tests.helpers import TINY, call, make_idx_folder
+from tests.helpers import ROOT, TINY, call, make_idx_folder
 from vaegan.autoencoder_kl import LATENT_KEYS, standardisation
 from vaegan.checkpoint import config_from_checkpoint
 from vaegan.cli import train_main
@@ -170,13 +171,16 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
 SOURCE_SCALE = {"scaling_factor": 0.3611, "shift_factor": 0.1159}  # a source's own latent scale (Flux-like)
 
 
-def small_autoencoder(folder: Path, channels: int, quant: bool) -> Path:
-    """A randomly initialised two-level AutoencoderKL, saved as diffusers saves one."""
+def small_autoencoder(folder: Path, channels: int, quant: bool, attention: bool = False) -> Path:
+    """A randomly initialised two-level AutoencoderKL (16 px, `attention` on its top level), saved as
+    diffusers saves one."""
     from diffusers import AutoencoderKL
 
     torch.manual_seed(1)
+    top = "Attn" if attention else ""
     AutoencoderKL(in_channels=channels, out_channels=channels, block_out_channels=(8, 16), layers_per_block=1,
-                  down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                  down_block_types=(f"{top}DownEncoderBlock2D", "DownEncoderBlock2D"),
+                  up_block_types=("UpDecoderBlock2D", f"{top}UpDecoderBlock2D"),
                   latent_channels=3, norm_num_groups=4, sample_size=16, use_quant_conv=quant,
                   use_post_quant_conv=quant, **SOURCE_SCALE).save_pretrained(folder)
     return folder
@@ -275,3 +279,56 @@ def test_the_latent_scale_is_measured_on_training_images_drawn_across_the_split(
     everything = torch.cat(list(train.in_order(len(train))))
     chosen = [next(i for i, image in enumerate(everything) if torch.equal(image, x)) for x in torch.cat(seen)]
     assert len(set(chosen)) == 8 and max(chosen) >= len(train) // 2, chosen
+
+
+def test_a_recipe_with_init_from_trains_the_recipe_with_the_sources_model(tmp_path, capsys):
+    from vaegan.cli import parse_train_request
+
+    source = small_autoencoder(tmp_path / "ae", 3, True)
+    recipe = ROOT / "configs" / "unet_spatial_diffusers.yaml"
+    (cfg,), given, _ = parse_train_request(["--config", str(recipe), "--init-from", str(source),
+                                            "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    written = yaml.safe_load(recipe.read_text())
+    assert (cfg.latent, cfg.channels, cfg.norm_groups, cfg.quant_conv) == (3, [8, 16], 4, True)  # the source's
+    assert (cfg.epochs, cfg.kl_weight, cfg.disc_start) == (written["epochs"], written["kl_weight"],
+                                                          written["disc_start"])  # the recipe's
+    assert err.count("\n") == 1 and f"replaces the recipe's latent {written['latent']} -> 3" in err, err
+    code, err = call(train_main, ["--config", str(recipe), "--init-from", str(source), "--latent", "8",
+                                  "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and "drop --latent 8 (it has 3)" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_hub_pipeline_id_reads_its_weights_from_vae_where_its_config_was_found(tmp_path, monkeypatch):
+    from diffusers import AutoencoderKL
+
+    from vaegan.autoencoder_kl import load_autoencoder_weights
+    from vaegan.models import UNetVAE
+
+    local = small_autoencoder(tmp_path / "ae", 1, False)
+    found = {"config": AutoencoderKL.load_config(local), "weights": AutoencoderKL.from_pretrained(local)}
+    asked = []
+
+    def hub(kind):  # a hub pipeline repo: its AutoencoderKL lives in vae/ only
+        def read(where, subfolder=None, **kwargs):
+            asked.append((kind, where, subfolder))
+            if subfolder != "vae":
+                raise OSError(f"{where} has no {kind} at its root")
+            return found[kind]
+        return read
+
+    monkeypatch.setattr(AutoencoderKL, "load_config", hub("config"))
+    monkeypatch.setattr(AutoencoderKL, "from_pretrained", hub("weights"))
+    model = UNetVAE(3, spatial=True, channels=(8, 16), image_size=16, norm_groups=4, linear_output=True)
+    load_autoencoder_weights(model, "owner/pipeline")
+    assert asked[-1] == ("weights", "owner/pipeline", "vae"), asked
+
+
+def test_the_sources_attention_levels_are_placed_at_the_runs_image_size(tmp_path, capsys):
+    source = small_autoencoder(tmp_path / "ae", 1, False, attention=True)  # attention at 16 px, its top level
+    run = tmp_path / "run"
+    code, err = call(train_main, ["--init-from", str(source), "--data-dir", str(make_idx_folder(tmp_path / "idx")),
+                                  "--out", str(run), "--epochs", "1", "--batch-size", "32", *QUIET], capsys)
+    assert code == 0, err
+    assert yaml_config(run)["attn_resolutions"] == [28]  # the top level of a 28 px run

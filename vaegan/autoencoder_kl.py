@@ -53,6 +53,13 @@ def autoencoder_location(source: str) -> tuple[str, Optional[str]]:
 def read_autoencoder_config(source: str) -> dict:
     """The AutoencoderKL config of `source` (a hub id is fetched: a repo of the VAE alone, or a
     pipeline's vae/ subfolder)."""
+    return resolve_autoencoder(source)[2]
+
+
+def resolve_autoencoder(source: str) -> tuple[str, Optional[str], dict]:
+    """(folder or hub id, subfolder, config) of the AutoencoderKL named by `source`; a hub id is
+    tried as a repo of the VAE alone, then as a pipeline's vae/ subfolder, and the weights are read
+    from wherever the config was found."""
     from diffusers import AutoencoderKL
 
     where, subfolder = autoencoder_location(source)
@@ -60,7 +67,7 @@ def read_autoencoder_config(source: str) -> dict:
         try:
             with warnings.catch_warnings():  # huggingface_hub's deprecation notices about its own arguments
                 warnings.simplefilter("ignore")
-                return dict(AutoencoderKL.load_config(where, subfolder=sub))
+                return where, sub, dict(AutoencoderKL.load_config(where, subfolder=sub))
         except (OSError, ValueError) as e:
             error = e
     raise ConfigError(f"--init-from {source}: cannot read an AutoencoderKL config "
@@ -92,14 +99,30 @@ def fields_from_autoencoder(config: dict, source: str) -> dict:
     quant = bool(config.get("use_quant_conv", True))
     if quant != bool(config.get("use_post_quant_conv", True)):
         raise refuse("it has one of the two quant convs only")
-    size = int(config.get("sample_size", 32))
-    attention = [size // 2 ** i for i, d in enumerate(down) if BLOCKS[d]]
+    attention = attention_sizes(config, int(config.get("sample_size", 32)))
     return {"arch": "unet", "blocks": "diffusers", "latent_shape": "spatial", "decoder_output": "linear",
             "latent": int(config.get("latent_channels", 4)), "channels": channels,
             "downsample": 2 ** (len(channels) - 1),
             "num_res_blocks": int(config.get("layers_per_block", 1)),
             "norm_groups": int(config.get("norm_num_groups", 32)), "quant_conv": quant,
             "image_channels": image_channels, "attn_resolutions": attention or None}
+
+
+def attention_sizes(config: dict, image_size: int) -> list[int]:
+    """The feature-map sizes (px) of the AutoencoderKL's attention levels for images of `image_size`."""
+    down = config.get("down_block_types", ("DownEncoderBlock2D",))
+    return [image_size // 2 ** i for i, d in enumerate(down) if BLOCKS.get(d)]
+
+
+def with_source_attention(cfg):
+    """`cfg` (a Config whose image size is the data's) with its --init-from source's attention levels
+    at that size: a source's `sample_size` is the size it was trained at, not this run's."""
+    import dataclasses
+
+    from .config import validate
+
+    sizes = attention_sizes(read_autoencoder_config(cfg.init_from), cfg.image_size)
+    return validate(dataclasses.replace(cfg, attn_resolutions=sizes or None))
 
 
 def with_autoencoder_fields(settings: dict, source: str) -> dict:
@@ -118,7 +141,7 @@ def load_autoencoder_weights(model: UNetVAE, source: str) -> dict:
     source's latent scale (`LATENT_KEYS`, None where it has none), which a decoder-only fine-tune keeps."""
     from diffusers import AutoencoderKL
 
-    where, subfolder = autoencoder_location(source)
+    where, subfolder, _ = resolve_autoencoder(source)
     try:
         autoencoder = AutoencoderKL.from_pretrained(where, subfolder=subfolder)
     except (OSError, ValueError) as e:

@@ -58,14 +58,7 @@ def parse_train_request(argv: Optional[Sequence[str]] = None) -> tuple[list[Conf
         given = frozenset(merged) | frozenset(args)
         source = {**merged, **args}.get("init_from")
         if source:  # the model's fields are the AutoencoderKL's, set as if by flags
-            from .autoencoder_kl import with_autoencoder_fields
-
-            settings = {**merged, **args}
-            if len(settings.get("latent") or [0]) > 1:
-                raise ConfigError("--init-from trains the AutoencoderKL's own latent: one run, no --latent sweep")
-            settings["latent"] = (settings.get("latent") or [None])[0]
-            merged, args = {}, with_autoencoder_fields(settings, source)
-            args["latent"] = [args["latent"]]
+            merged, args = _with_source_model(merged, args, source)
         latents = args.pop("latent", None) or [merged.get("latent", Config.latent)]
         if len(latents) > 1 and "out" in {**merged, **args} and {**merged, **args}["out"]:
             raise ConfigError("--out names one folder; leave it out when sweeping several --latent sizes")
@@ -75,6 +68,23 @@ def parse_train_request(argv: Optional[Sequence[str]] = None) -> tuple[list[Conf
         return [build_config({**merged, **args, "latent": n}) for n in latents], given, print_only
     except ConfigError as e:
         parser.error(str(e))
+
+
+def _with_source_model(recipe: dict, flags: dict, source: str) -> tuple[dict, dict]:
+    """(recipe, flags) with the model fields of the AutoencoderKL at `source`: a typed flag that
+    contradicts it is refused; a recipe's value yields to it, and one line names what it replaced."""
+    from .autoencoder_kl import with_autoencoder_fields
+
+    if len(flags.get("latent") or [0]) > 1:
+        raise ConfigError("--init-from trains the AutoencoderKL's own latent: one run, no --latent sweep")
+    typed = {**flags, "latent": (flags.get("latent") or [None])[0]}
+    settings = with_autoencoder_fields(typed, source)
+    replaced = [f"{k} {recipe[k]} -> {v}" for k, v in settings.items()
+                if k in recipe and k not in flags and recipe[k] != v]
+    if replaced:
+        print(f"note: --init-from {source} replaces the recipe's {', '.join(replaced)}", file=sys.stderr)
+    model_fields = set(settings) - set(flags)
+    return {k: v for k, v in recipe.items() if k not in model_fields}, {**settings, "latent": [settings["latent"]]}
 
 
 def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:

@@ -19,7 +19,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from .autoencoder_kl import load_autoencoder_weights
+from .autoencoder_kl import load_autoencoder_weights, with_source_attention
 from .checkpoint import check_compatible, check_run_dir, load_checkpoint, load_weights, resumed_config, save_checkpoint
 from .config import Config, ConfigError, TrainingError, save_yaml, with_image_spec
 from .data import Data, ImageSplit, epoch_batches, load_data, validation_size
@@ -78,6 +78,8 @@ class Trainer:
         train, val, test, spec, self.data_summary = data.train, data.val, data.test, data.spec, data.summary
         # From here on the config holds the data's image spec: config.yaml and checkpoints record it.
         self.cfg = cfg = with_image_spec(cfg, spec.channels, spec.size)
+        if cfg.init_from and not cfg.resumes():  # the source's attention levels, at this run's image size
+            self.cfg = cfg = with_source_attention(cfg)
         if saved is not None:
             check_compatible(saved["config"], cfg.to_dict(), self.ckpt_path)
         self.dist = init_distributed(cfg.device)
