@@ -14,6 +14,7 @@ from tests.helpers import ROOT, TINY, call, make_idx_folder
 from vaegan.autoencoder_kl import LATENT_KEYS, standardisation
 from vaegan.checkpoint import config_from_checkpoint
 from vaegan.cli import train_main
+from vaegan.config import ConfigError
 from vaegan.data import load_data
 from vaegan.export import main as export_main
 
@@ -332,3 +333,57 @@ def test_the_sources_attention_levels_are_placed_at_the_runs_image_size(tmp_path
                                   "--out", str(run), "--epochs", "1", "--batch-size", "32", *QUIET], capsys)
     assert code == 0, err
     assert yaml_config(run)["attn_resolutions"] == [28]  # the top level of a 28 px run
+
+
+def test_images_larger_than_the_training_size_go_through_diffusers_tiling(spatial_run, tmp_path, capsys):
+    from diffusers import AutoencoderKL
+
+    from vaegan.autoencoder_kl import tile_overlap
+    from vaegan.sample import main as sample_main
+
+    model = vaegan.load(spatial_run, device="cpu")
+    torch.manual_seed(0)
+    big = torch.rand(2, 1, 84, 84)  # 3 x 3 training sizes
+    out = tmp_path / "exported"
+    assert call(export_main, ["--checkpoint", str(spatial_run), "--out", str(out), "--format", "diffusers"],
+                capsys)[0] == 0
+    reference = AutoencoderKL.from_pretrained(out / "vae")  # the same weights, tiled by diffusers itself
+    reference.enable_tiling()
+    reference.tile_sample_min_size, reference.tile_latent_min_size = 28, 7
+    reference.tile_overlap_factor = tile_overlap(7, 4)  # 2 of 7 latent px: diffusers' 0.25 leaves its grid
+    with torch.no_grad():
+        z = reference.encode(2 * big - 1).latent_dist.mean
+        expected = (reference.decode(z).sample / 2 + 0.5).clamp(0, 1)
+    assert z.shape == (2, 2, 21, 21) and expected.shape == big.shape
+    torch.testing.assert_close(model.encode(big), z, atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.reconstruct(big), expected, atol=1e-5, rtol=0)
+    small = big[..., :28, :28]  # the training size: the model's own pass, as before
+    torch.testing.assert_close(model.reconstruct(small), model.decode(model.vae.encode(small)[0]))
+    with pytest.raises(ConfigError, match="multiple of the model's downsampling, 4"):
+        model.reconstruct(torch.rand(1, 1, 30, 30))
+
+    Image.fromarray((big[0, 0].numpy() * 255).astype(np.uint8)).save(tmp_path / "big.png")
+    code, err = call(sample_main, ["--checkpoint", str(spatial_run), "--reconstruct", str(tmp_path / "big.png"),
+                                   "--image-size", "84", "--out", str(tmp_path / "r.png"), "--npy",
+                                   str(tmp_path / "r.npy")], capsys)
+    assert code == 0, err
+    assert np.load(tmp_path / "r.npy").shape == (2, 1, 84, 84)  # the original above its reconstruction
+    code, err = call(sample_main, ["--checkpoint", str(spatial_run), "--image-size", "84"], capsys)
+    assert code == 2 and "pass --reconstruct" in err
+
+
+def test_a_model_without_tiles_refuses_a_larger_image_in_one_line(tiny_run):
+    model = vaegan.load(tiny_run, device="cpu")  # a vector latent
+    with pytest.raises(ConfigError, match="only a spatial latent on diffusers' blocks"):
+        model.reconstruct(torch.rand(1, 1, 56, 56))
+
+
+def test_the_tile_overlap_keeps_diffusers_tiling_on_the_latent_grid():
+    from vaegan.autoencoder_kl import tile_overlap
+
+    for factor in (2, 4, 8):
+        for side in range(2, 65):
+            overlap = tile_overlap(side, factor)
+            kept = side - int(side * overlap)  # latent px diffusers keeps of each tile
+            assert int(side * factor * (1 - overlap)) == kept * factor, (side, factor)  # = its step in px
+            assert 0.1 <= overlap <= 0.5, (side, overlap)

@@ -22,7 +22,7 @@ import torch
 from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights
 from .config import Config, ConfigError
 from .device import resolve_device
-from .models import VAE, build_model, lerp_latents
+from .models import VAE, build_model, lerp_latents, to_images
 from .priors import PRIOR_CHOICES, PRIORS, prior_dir
 from .priors.mixture import GaussianMixturePrior
 
@@ -46,12 +46,38 @@ class TrainedVAE:
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Posterior means z of `images`."""
-        return self.vae.encode(images.to(self.device).float())[0].float()
+        """Posterior means z of `images`; a spatial model encodes images larger than its training size
+        in overlapping tiles of that size (`vaegan.autoencoder_kl.tiling_view`)."""
+        images = images.to(self.device).float()
+        if images.shape[-1] > self.config.image_size or images.shape[-2] > self.config.image_size:
+            factor = self.config.image_size // self.latent_dims[-1]
+            z = self._tiles(images.shape[-2:]).encode(2 * images - 1).latent_dist.mean.float()
+            return z[..., :images.shape[-2] // factor, :images.shape[-1] // factor]  # the last tiles overhang
+        return self.vae.encode(images)[0].float()
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode_images(z.to(self.device).float())
+        """Images in [0, 1] of latents z; a spatial latent larger than the training size's in tiles."""
+        z = z.to(self.device).float()
+        if z.dim() == 4 and (z.shape[-1] > self.latent_dims[-1] or z.shape[-2] > self.latent_dims[-2]):
+            scale = self.config.image_size // self.latent_dims[-1]
+            logits = self._tiles((z.shape[-2] * scale, z.shape[-1] * scale)).decode(z).sample.float()
+            logits = logits[..., :z.shape[-2] * scale, :z.shape[-1] * scale]
+            return to_images(logits, self.vae.linear_output).clamp(0.0, 1.0)
+        return self.vae.decode_images(z)
+
+    def _tiles(self, size: tuple[int, ...]):
+        """The tiling view of a spatial model on diffusers' blocks; one line for what has none."""
+        from .autoencoder_kl import tiling_view
+        from .models import UNetVAE
+
+        if not (isinstance(self.vae, UNetVAE) and self.vae.spatial):
+            raise ConfigError(f"{size[-2]}x{size[-1]} px is larger than the model's {self.config.image_size} px: "
+                              f"only a spatial latent on diffusers' blocks encodes and decodes in tiles")
+        factor = self.config.image_size // self.latent_dims[-1]
+        if size[-1] % factor or size[-2] % factor:
+            raise ConfigError(f"{size[-2]}x{size[-1]} px: tiles need a multiple of the model's downsampling, {factor}")
+        return tiling_view(self.vae)
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(images))

@@ -16,6 +16,7 @@ latents (`latent_statistics`); a decoder-only fine-tune keeps its source's keys 
 """
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -192,6 +193,40 @@ def kept_latent_scale(saved: dict) -> Optional[dict]:
     source's); None when the scale is the model's own, to be measured."""
     keys = saved.get("source_latent_keys")
     return keys if keys is not None and saved["config"].get("train") == "decoder" else None
+
+
+TILE_OVERLAP = 0.25  # of a tile, blended with its neighbours' (diffusers' default), rounded to whole latent px
+
+
+def tile_overlap(latent_side: int, factor: int) -> float:
+    """The overlap factor nearest TILE_OVERLAP at which diffusers' tiling stays on the latent grid: it
+    steps int(T (1 - o)) px over the image and keeps L - int(L o) latent px of each tile (T = L x
+    factor), which agree only when L o is a whole number both truncations hit (for 512 px SD tiles
+    0.25 does; for a 28 px tile, 7 latent px, it does not)."""
+    blend = max(1, round(latent_side * TILE_OVERLAP))
+    for overlap in (blend / latent_side, math.nextafter(blend / latent_side, 1.0)):
+        if (int(latent_side * overlap) == blend
+                and int(latent_side * factor * (1 - overlap)) == (latent_side - blend) * factor):
+            return overlap
+    raise ValueError(f"no tile overlap keeps {latent_side} latent px on the grid")
+
+
+def tiling_view(model: UNetVAE) -> AutoencoderKL:
+    """An AutoencoderKL made of `model`'s own modules (nothing copied) that encodes and decodes images
+    larger than the model's training size in overlapping tiles of that size, blended linearly across
+    the overlap (diffusers' tiling). A sigmoid decoder's logits are blended before the sigmoid."""
+    from diffusers import AutoencoderKL
+
+    with torch.device("meta"):  # its own modules are replaced at once: allocate none
+        view = AutoencoderKL(**model.diffusers_config())
+    view.encoder, view.decoder = model.encoder, model.decoder
+    view.quant_conv = getattr(model, "quant_conv", None)
+    view.post_quant_conv = getattr(model, "post_quant_conv", None)
+    view.enable_tiling()
+    view.tile_sample_min_size = model.diffusers_config()["sample_size"]
+    view.tile_latent_min_size = model.bottom
+    view.tile_overlap_factor = tile_overlap(model.bottom, model.diffusers_config()["sample_size"] // model.bottom)
+    return view.eval()
 
 
 def as_autoencoder_kl(model: UNetVAE, statistics: dict) -> AutoencoderKL:

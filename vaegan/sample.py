@@ -2,6 +2,7 @@
 
     vaegan-sample --checkpoint runs/.../checkpoints/best.pt --num 64 --out samples.png  # prior samples
     vaegan-sample --checkpoint MODEL --reconstruct my_images/ --out recon.png      # originals | reconstructions
+    vaegan-sample --checkpoint MODEL --reconstruct big.png --image-size 1024 --out big.png   # in tiles
     vaegan-sample --checkpoint MODEL --interpolate a.png b.png --steps 10 --out path.png
     vaegan-sample --checkpoint MODEL --traverse --dims 8 --out traverse.png        # vector latents
 
@@ -36,6 +37,9 @@ class SampleOptions:
                                                  "above their reconstructions", metavar="PATH", group=MODE)
     interpolate: Optional[list[str]] = opt(None, "two image files: decodes along the line between their latents",
                                            metavar=("A", "B"), nargs=2, group=MODE)
+    image_size: Optional[int] = opt(None, "--reconstruct at this size (px; default: the model's): a spatial model "
+                                          "on diffusers' blocks encodes and decodes a larger image in overlapping "
+                                          "tiles of its own size", minimum=1, metavar="PX", group=MODE)
     traverse: bool = opt(False, "vector latents: sweep each of the --dims most spread latent dims, one row each",
                          group=MODE)
     num: int = opt(64, "prior samples to draw", minimum=1, group=DRAWS)
@@ -63,6 +67,8 @@ class SampleOptions:
                                        ("--traverse", self.traverse)) if on]
         if len(modes) > 1:
             raise ConfigError(f"{' and '.join(modes)} draw different grids; pass one")
+        if self.image_size is not None and not self.reconstruct:
+            raise ConfigError("--image-size sets the size --reconstruct reads images at; pass --reconstruct")
 
 
 def sample_parser() -> argparse.ArgumentParser:
@@ -131,7 +137,7 @@ def run(args: SampleOptions) -> Path:
     channels, size = model.config.image_channels, model.config.image_size
     nrow = args.nrow or 8
     if args.reconstruct:
-        x = read_images(image_files(args.reconstruct), channels, size)
+        x = read_images(image_files(args.reconstruct), channels, args.image_size or size)
         nrow = args.nrow or min(len(x), 16)
         chunks = [torch.cat([part, model.reconstruct(part).cpu()]) for part in x.split(nrow)]
         images = torch.cat(chunks)
