@@ -203,11 +203,12 @@ def tile_overlap(latent_side: int, factor: int) -> float:
     steps int(T (1 - o)) px over the image and keeps L - int(L o) latent px of each tile (T = L x
     factor), which agree only when L o is a whole number both truncations hit (for 512 px SD tiles
     0.25 does; for a 28 px tile, 7 latent px, it does not)."""
-    blend = max(1, round(latent_side * TILE_OVERLAP))
-    for overlap in (blend / latent_side, math.nextafter(blend / latent_side, 1.0)):
-        if (int(latent_side * overlap) == blend
-                and int(latent_side * factor * (1 - overlap)) == (latent_side - blend) * factor):
-            return overlap
+    target = max(1, round(latent_side * TILE_OVERLAP))
+    for blend in sorted(range(1, latent_side // 2 + 1), key=lambda b: abs(b - target)):
+        for overlap in (blend / latent_side, math.nextafter(blend / latent_side, 1.0)):
+            if (int(latent_side * overlap) == blend
+                    and int(latent_side * factor * (1 - overlap)) == (latent_side - blend) * factor):
+                return overlap
     raise ValueError(f"no tile overlap keeps {latent_side} latent px on the grid")
 
 
