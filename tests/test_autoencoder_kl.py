@@ -387,3 +387,27 @@ def test_the_tile_overlap_keeps_diffusers_tiling_on_the_latent_grid():
             kept = side - int(side * overlap)  # latent px diffusers keeps of each tile
             assert int(side * factor * (1 - overlap)) == kept * factor, (side, factor)  # = its step in px
             assert 0.1 <= overlap <= 0.5, (side, overlap)
+
+
+def test_a_conditional_prior_exports_as_a_pipeline_that_takes_class_labels(spatial_run, tmp_path, capsys):
+    import shutil
+
+    from vaegan.prior_run import main as prior_main
+
+    shutil.copytree(spatial_run.parents[1], tmp_path / "run")
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.pt"
+    assert call(prior_main, ["--checkpoint", str(checkpoint), "--steps", "2", "--batch-size", "32", "--width", "32",
+                             "--sampling-steps", "3", "--eval-samples", "0", "--conditional", "--guidance", "3"],
+                capsys)[0] == 0
+    out = tmp_path / "exported"
+    assert call(export_main, ["--checkpoint", str(checkpoint), "--out", str(out), "--format", "diffusers"],
+                capsys)[0] == 0
+    pipe = vaegan.LatentPriorPipeline.from_pretrained(out)
+    model = vaegan.load(checkpoint, device="cpu")
+    for labels, guidance in ((4, None), ([1, 2], 1.5)):
+        images = pipe(batch_size=2, class_labels=labels, guidance_scale=guidance,
+                      generator=torch.Generator().manual_seed(3), output_type="pt").images
+        expected = model.sample(2, label=labels, guidance=guidance, seed=3)
+        torch.testing.assert_close(images, expected, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="class_labels must lie in 0-9"):
+        pipe(batch_size=1, class_labels=10)

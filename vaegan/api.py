@@ -102,21 +102,29 @@ class TrainedVAE:
                               f"it has: {', '.join(have)}")
         return prior
 
-    def latents(self, n: int, prior: str = "auto", temperature: float = 1.0,
-                seed: Optional[int] = None, steps: Optional[int] = None) -> torch.Tensor:
+    def latents(self, n: int, prior: str = "auto", temperature: float = 1.0, seed: Optional[int] = None,
+                steps: Optional[int] = None, label=None, guidance: Optional[float] = None) -> torch.Tensor:
         """n prior draws (see `resolve_prior`); `temperature` scales the noise (a mixture's components
-        keep their means), `steps` is the diffusion prior's number of sampling steps (default: its recipe's)."""
+        keep their means), `steps` is the diffusion prior's number of sampling steps (default: its recipe's).
+        `label` (a class index or name, or one per draw) and `guidance` (classifier-free, default the
+        prior's own) ask a conditional learned prior for a class; `auto` then means that prior."""
+        if label is not None or guidance is not None:
+            if self.diffusion is None or not self.diffusion.conditional:
+                raise ConfigError(f"{'a label' if label is not None else '--guidance'} needs a conditional "
+                                  f"learned prior (vaegan-prior --conditional); this model has none")
+            prior = "diffusion" if prior == "auto" else prior
         name = self.resolve_prior(prior)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         if name == "gaussian":
             return temperature * torch.randn((n, *self.latent_dims), generator=generator)
         if name == "diffusion":
-            return self.diffusion.sample(n, generator, temperature, steps)
+            return self.diffusion.sample(n, generator, temperature, steps, label, guidance)
         return self.prior.sample(n, generator, temperature)
 
     def sample(self, n: int, prior: str = "auto", temperature: float = 1.0, seed: Optional[int] = None,
-               steps: Optional[int] = None) -> torch.Tensor:
-        return self.decode(self.latents(n, prior, temperature, seed, steps))
+               steps: Optional[int] = None, label=None, guidance: Optional[float] = None) -> torch.Tensor:
+        """n decoded prior draws in [0, 1]; the arguments as `latents`'."""
+        return self.decode(self.latents(n, prior, temperature, seed, steps, label, guidance))
 
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int = 8) -> torch.Tensor:
         """Decodes along the straight line between the posterior means of images a and b ([C, H, W])."""

@@ -58,7 +58,7 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
         tensors = {**{f"denoiser.{k}": v.contiguous() for k, v in state["denoiser"].items()},
                    "mean": state["mean"].contiguous(), "std": state["std"].contiguous()}
         meta = {k: json.dumps(state[k]) for k in ("latent_dims", "width", "vae_step", "sample_fd", "sampling_steps",
-                                                     "timestep_spacing", "sampler")}
+                                                     "timestep_spacing", "sampler", "class_names", "guidance")}
         atomic_write(diffusion_path, lambda f: f.write(save(tensors, metadata=meta)))
         written.append(diffusion_path)
     elif diffusion_path.is_file():
@@ -103,7 +103,7 @@ def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_d
         from .pipeline import LatentPriorPipeline
 
         LatentPriorPipeline(autoencoder, prior.denoiser.unet, sampling_scheduler(prior.timestep_spacing, prior.sampler),
-                            prior.sampling_steps).save_pretrained(staging)
+                            prior.sampling_steps, prior.guidance).save_pretrained(staging)
     else:
         autoencoder.save_pretrained(staging / "vae")
     out.mkdir(parents=True, exist_ok=True)

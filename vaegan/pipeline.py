@@ -16,7 +16,7 @@ import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DModel
 
 from .autoencoder_kl import standardisation
-from .priors.diffusion import SpatialDenoiser, sample_loop
+from .priors.diffusion import SpatialDenoiser, guided_denoiser, sample_loop
 
 
 class LatentPriorPipeline(DiffusionPipeline):
@@ -25,14 +25,26 @@ class LatentPriorPipeline(DiffusionPipeline):
         unet: the prior's noise predictor over standardised latents (zero-padded to its sample_size).
         scheduler: the prior's sampler (DDIM or DPM-Solver++) of its training schedule.
         sampling_steps: sampling steps when a call names none (the prior's recipe's).
+        guidance_scale: a conditional prior's classifier-free guidance when a call names none.
     """
 
     model_cpu_offload_seq = "unet->vae"
 
-    def __init__(self, vae: AutoencoderKL, unet: UNet2DModel, scheduler: SchedulerMixin, sampling_steps: int = 25):
+    def __init__(self, vae: AutoencoderKL, unet: UNet2DModel, scheduler: SchedulerMixin, sampling_steps: int = 25,
+                 guidance_scale: float = 1.0):
         super().__init__()
         self.register_modules(vae=vae, unet=unet, scheduler=scheduler)
-        self.register_to_config(sampling_steps=sampling_steps)
+        self.register_to_config(sampling_steps=sampling_steps, guidance_scale=guidance_scale)
+
+    def _labels(self, class_labels, n: int, num_classes: int) -> Optional[torch.Tensor]:
+        if class_labels is None:
+            return None
+        if not num_classes:
+            raise ValueError("class_labels need a conditional prior; this pipeline's unet has no class embedding")
+        labels = torch.as_tensor(class_labels, dtype=torch.long).expand(n).to(self.device)
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(f"class_labels must lie in 0-{num_classes - 1}")
+        return labels
 
     @property
     def latent_size(self) -> int:
@@ -41,15 +53,21 @@ class LatentPriorPipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(self, batch_size: int = 1, num_inference_steps: Optional[int] = None,
                  generator: Optional[torch.Generator] = None, temperature: float = 1.0,
-                 output_type: str = "pil", return_dict: bool = True) -> Union[ImagePipelineOutput, tuple]:
+                 output_type: str = "pil", return_dict: bool = True, class_labels=None,
+                 guidance_scale: Optional[float] = None) -> Union[ImagePipelineOutput, tuple]:
         """`batch_size` images; `generator` a CPU generator (the noise is drawn on the CPU, so a seed
         gives the same images on any device); `temperature` scales the starting noise;
-        `output_type`: "pil", "np" ([N, H, W, C] in [0, 1]) or "pt" ([N, C, H, W] in [0, 1])."""
+        `output_type`: "pil", "np" ([N, H, W, C] in [0, 1]) or "pt" ([N, C, H, W] in [0, 1]).
+        A conditional prior (its unet has a class embedding) takes `class_labels` (an int, or one per
+        image; None: unconditional) and `guidance_scale` (classifier-free; default the prior's own)."""
         config = self.vae.config
         shape = (batch_size, config.latent_channels, self.latent_size, self.latent_size)
         noise = temperature * torch.randn(shape, generator=generator).to(self.device, self.unet.dtype)
         steps = num_inference_steps or self.config.sampling_steps
-        x = sample_loop(SpatialDenoiser(self.unet, self.latent_size), self.scheduler, noise, steps).float()
+        denoiser = SpatialDenoiser(self.unet, self.latent_size)
+        labels = self._labels(class_labels, batch_size, denoiser.num_classes)
+        guidance = self.config.guidance_scale if guidance_scale is None else guidance_scale
+        x = sample_loop(guided_denoiser(denoiser, labels, guidance), self.scheduler, noise, steps).float()
         mean, std = (t.float().to(x.device).view(1, -1, 1, 1) for t in standardisation(config, config.latent_channels))
         decoded = self.vae.decode((x * std + mean).to(self.vae.dtype)).sample
         images = (decoded.float() / 2 + 0.5).clamp(0, 1).cpu()

@@ -51,6 +51,10 @@ class SampleOptions:
                                               "vaegan-prior recipe set, 25 unless it said otherwise)", minimum=1,
                                         group=DRAWS)
     temperature: float = opt(1.0, "scale of the prior noise", minimum=0, group=DRAWS)
+    label: Optional[str] = opt(None, "a class to draw (its index, or a folder's class name), from a conditional "
+                                     "learned prior (vaegan-prior --conditional)", group=DRAWS)
+    guidance: Optional[float] = opt(None, "classifier-free guidance of a conditional prior (default: the one it "
+                                          "was trained with; 1: none)", minimum=0, group=DRAWS)
     steps: int = opt(10, "images along --interpolate / --traverse", minimum=1, group=GRID)
     dims: int = opt(8, "latent dims --traverse sweeps", minimum=1, group=GRID)
     sweep: float = opt(3.0, "--traverse sweeps each dim over centre +- this many standard deviations", minimum=0,
@@ -147,7 +151,8 @@ def run(args: SampleOptions) -> Path:
     elif args.traverse:
         images, nrow = traversal(model, args.dims, args.steps, args.sweep).cpu(), args.nrow or args.steps
     else:
-        images = model.sample(args.num, args.prior, args.temperature, args.seed, args.sampling_steps).cpu()
+        images = model.sample(args.num, args.prior, args.temperature, args.seed, args.sampling_steps, args.label,
+                              args.guidance).cpu()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_png(out, image_grid(images, nrow=nrow))

@@ -6,6 +6,12 @@ std before the noise schedule sees them, as latent diffusion scales its latents 
 Spatial latents (C x h x w) are denoised by diffusers' `UNet2DModel`, padded to an even size; vector
 latents by a residual MLP on diffusers' timestep embedding. Training predicts the noise under a
 DDPM schedule; sampling runs DPM-Solver++ or DDIM with as few steps as the caller asks for.
+
+A conditional prior (Ho & Salimans 2022) also learns each latent's class: a class embedding (diffusers'
+`num_class_embeds` in the U-Net, an embedding added to the MLP's timestep embedding) with one index
+more than the classes, "no label", which replaces the label LABEL_DROPOUT of the time in training.
+The same prior then samples unconditionally, and classifier-free guidance at sampling mixes the two:
+eps = eps_uncond + guidance * (eps_cond - eps_uncond).
 """
 from __future__ import annotations
 
@@ -27,13 +33,16 @@ SCHEDULE = "squaredcos_cap_v2"  # the cosine schedule: less of the chain spent o
 # zero-terminal-SNR schedule with v-prediction (Lin et al. 2024), which this prior does not train.
 SPACING = "leading"
 SAMPLER = "ddim"  # of SAMPLERS (vaegan.priors)
+LABEL_DROPOUT = 0.1  # of a conditional prior's training labels replaced by "no label"
 
 
 class MLPDenoiser(nn.Module):
     """Noise prediction for vector latents: residual SiLU blocks, each told the timestep."""
 
-    def __init__(self, dims: int, width: int = 512, blocks: int = 4):
+    def __init__(self, dims: int, width: int = 512, blocks: int = 4, num_classes: int = 0):
         super().__init__()
+        self.num_classes = num_classes
+        self.class_embed = nn.Embedding(num_classes + 1, width) if num_classes else None  # + "no label"
         self.time_proj = Timesteps(128, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embed = TimestepEmbedding(128, width)
         self.inp = nn.Linear(dims, width)
@@ -44,8 +53,10 @@ class MLPDenoiser(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         emb = self.time_embed(self.time_proj(t.expand(len(x))).to(x.dtype))
+        if self.class_embed is not None:
+            emb = emb + self.class_embed(class_labels).to(emb.dtype)
         h = self.inp(x)
         for block, to_block in zip(self.blocks, self.time_to_block):
             h = h + block(h + to_block(F.silu(emb)))
@@ -64,26 +75,49 @@ class SpatialDenoiser(nn.Module):
     def __init__(self, unet: UNet2DModel, size: int):
         super().__init__()
         self.unet, self.size = unet, size
+        self.num_classes = (unet.config.num_class_embeds or 1) - 1
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         pad = self.unet.config.sample_size - self.size
-        out = self.unet(F.pad(x, (0, pad, 0, pad)), t).sample
+        out = self.unet(F.pad(x, (0, pad, 0, pad)), t, class_labels=class_labels).sample
         return out[..., :self.size, :self.size]
 
 
-def spatial_unet(channels: int, size: int, width: int) -> UNet2DModel:
-    """The spatial prior's UNet2DModel: two levels (width, 2 x width), attention on the lower one."""
+def spatial_unet(channels: int, size: int, width: int, num_classes: int = 0) -> UNet2DModel:
+    """The spatial prior's UNet2DModel: two levels (width, 2 x width), attention on the lower one;
+    with `num_classes`, a class embedding of one index more ("no label")."""
     return UNet2DModel(sample_size=size + size % 2, in_channels=channels, out_channels=channels,
                        layers_per_block=2, block_out_channels=(width, 2 * width),
                        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=min(32, width // 2))
+                       up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=min(32, width // 2),
+                       num_class_embeds=num_classes + 1 if num_classes else None)
 
 
-def build_denoiser(latent_dims: tuple[int, ...], width: int) -> nn.Module:
+def build_denoiser(latent_dims: tuple[int, ...], width: int, num_classes: int = 0) -> nn.Module:
     if len(latent_dims) == 1:
-        return MLPDenoiser(latent_dims[0], width)
+        return MLPDenoiser(latent_dims[0], width, num_classes=num_classes)
     channels, size, _ = latent_dims
-    return SpatialDenoiser(spatial_unet(channels, size, width), size)
+    return SpatialDenoiser(spatial_unet(channels, size, width, num_classes), size)
+
+
+def guided_denoiser(denoiser: nn.Module, labels: Optional[torch.Tensor], guidance: float):
+    """The noise prediction `sample_loop` steps with: the denoiser itself for an unconditional prior;
+    for a conditional one, told `labels` (None: "no label" for all), mixed with its unconditional
+    prediction by classifier-free `guidance` (1: the conditional prediction alone)."""
+    if not getattr(denoiser, "num_classes", 0):
+        return denoiser
+    null = denoiser.num_classes  # the "no label" index
+
+    def predict(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        none = torch.full((len(x),), null, dtype=torch.long, device=x.device)
+        if labels is None:
+            return denoiser(x, t, none)
+        if guidance == 1.0:
+            return denoiser(x, t, labels)
+        uncond, cond = denoiser(torch.cat([x, x]), t, torch.cat([none, labels])).chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    return predict
 
 
 def sampling_scheduler(timestep_spacing: str, sampler: str = SAMPLER) -> SchedulerMixin:
@@ -120,11 +154,17 @@ def standardiser(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def denoising_loss(denoiser: nn.Module, x0: torch.Tensor, schedule: DDPMScheduler,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """The epsilon-prediction loss of standardised latents x0 at uniformly drawn timesteps."""
+                   generator: Optional[torch.Generator] = None, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The epsilon-prediction loss of standardised latents x0 at uniformly drawn timesteps; a
+    conditional denoiser is told `labels`, LABEL_DROPOUT of them replaced by "no label"."""
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     t = torch.randint(0, TRAIN_TIMESTEPS, (len(x0),), generator=generator, device=x0.device)
-    return F.mse_loss(denoiser(schedule.add_noise(x0, noise, t), t), noise)
+    noisy = schedule.add_noise(x0, noise, t)
+    if labels is None:
+        return F.mse_loss(denoiser(noisy, t), noise)
+    dropped = torch.rand(len(x0), generator=generator, device=x0.device) < LABEL_DROPOUT
+    labels = labels.masked_fill(dropped, denoiser.num_classes)
+    return F.mse_loss(denoiser(noisy, t, labels), noise)
 
 
 class DiffusionPrior:
@@ -134,8 +174,11 @@ class DiffusionPrior:
 
     def __init__(self, denoiser: nn.Module, mean: torch.Tensor, std: torch.Tensor, latent_dims: tuple[int, ...],
                  width: int, vae_step: int, sample_fd: Optional[dict[str, float]] = None, sampling_steps: int = 25,
-                 timestep_spacing: str = SPACING, sampler: str = SAMPLER):
+                 timestep_spacing: str = SPACING, sampler: str = SAMPLER, class_names: Optional[list[str]] = None,
+                 guidance: float = 1.0):
         self.denoiser, self.mean, self.std = denoiser.eval(), mean, std
+        self.class_names = list(class_names or [])  # a conditional prior's classes, by index
+        self.guidance = guidance  # classifier-free guidance when the caller names none
         self.latent_dims, self.width, self.vae_step = tuple(latent_dims), width, vae_step
         self.sampling_steps = sampling_steps  # sampling steps when the caller names none: its recipe's
         self.timestep_spacing = timestep_spacing  # the spacing its sample_fd was measured with
@@ -151,14 +194,43 @@ class DiffusionPrior:
         mine, theirs = self.sample_fd.get("diffusion"), self.sample_fd.get(other)
         return mine is None or theirs is None or mine <= theirs
 
+    @property
+    def conditional(self) -> bool:
+        return bool(self.class_names)
+
+    def label_index(self, label) -> int:
+        """A class index from an index or a class name; one line for anything else."""
+        from ..config import ConfigError
+
+        if not self.conditional:
+            raise ConfigError("this model's learned prior is unconditional (train one with vaegan-prior "
+                              "--conditional to ask for a class)")
+        if isinstance(label, str) and not label.lstrip("-").isdigit():
+            if label not in self.class_names:
+                raise ConfigError(f"no class {label!r}; the classes are {', '.join(self.class_names)}")
+            return self.class_names.index(label)
+        if not 0 <= int(label) < len(self.class_names):
+            raise ConfigError(f"label {label} is out of range: the prior has {len(self.class_names)} classes, "
+                              f"0-{len(self.class_names) - 1}")
+        return int(label)
+
     @torch.no_grad()
     def sample(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0,
-               steps: Optional[int] = None) -> torch.Tensor:
+               steps: Optional[int] = None, labels=None, guidance: Optional[float] = None) -> torch.Tensor:
         """n latents [n, *latent_dims] on the CPU, by `steps` sampling steps (default: its own
-        `sampling_steps`) from noise scaled by `temperature`."""
+        `sampling_steps`) from noise scaled by `temperature`. A conditional prior takes `labels` (one
+        class, or one per latent, as indices or names; None: unconditional) and `guidance` (default its own)."""
+        from ..config import ConfigError
+
+        if guidance is not None and not self.conditional:
+            raise ConfigError("--guidance needs a conditional learned prior (vaegan-prior --conditional)")
+        if labels is not None:
+            listed = labels if isinstance(labels, (list, tuple, torch.Tensor)) else [labels] * n
+            labels = torch.tensor([self.label_index(v) for v in listed], device=self.mean.device)
         noise = temperature * torch.randn((n, *self.latent_dims), generator=generator).to(self.mean.device)
         scheduler = sampling_scheduler(self.timestep_spacing, self.sampler)
-        x = sample_loop(self.denoiser, scheduler, noise, steps or self.sampling_steps)
+        predict = guided_denoiser(self.denoiser, labels, self.guidance if guidance is None else guidance)
+        x = sample_loop(predict, scheduler, noise, steps or self.sampling_steps)
         return (x * self.std + self.mean).cpu()
 
     def to(self, device: torch.device) -> "DiffusionPrior":
@@ -170,13 +242,16 @@ class DiffusionPrior:
         return {"kind": self.kind, "denoiser": self.denoiser.state_dict(), "mean": self.mean.cpu(),
                 "std": self.std.cpu(), "latent_dims": list(self.latent_dims), "width": self.width,
                 "vae_step": self.vae_step, "sample_fd": self.sample_fd, "sampling_steps": self.sampling_steps,
-                "timestep_spacing": self.timestep_spacing, "sampler": self.sampler}
+                "timestep_spacing": self.timestep_spacing, "sampler": self.sampler, "class_names": self.class_names,
+                "guidance": self.guidance}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "DiffusionPrior":
         dims = tuple(state["latent_dims"])
-        denoiser = build_denoiser(dims, state["width"])
+        class_names = state.get("class_names") or []
+        denoiser = build_denoiser(dims, state["width"], len(class_names))
         denoiser.load_state_dict(state["denoiser"])
         return cls(denoiser, state["mean"], state["std"], dims, state["width"], state["vae_step"],
                    state.get("sample_fd"), state.get("sampling_steps", 25),
-                   state.get("timestep_spacing", "leading"), state.get("sampler", "ddim"))  # defaults: keys it predates
+                   state.get("timestep_spacing", "leading"), state.get("sampler", "ddim"),  # defaults: keys it predates
+                   class_names, state.get("guidance", 1.0))

@@ -51,12 +51,13 @@ class GaussianMixturePrior:
 
 
 def sample_latents(model, n: int, prior=None, generator: Optional[torch.Generator] = None,
-                   steps: Optional[int] = None) -> torch.Tensor:
+                   steps: Optional[int] = None, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
     """n latent draws on the model's device, from `prior` (a GaussianMixturePrior or a DiffusionPrior:
-    the same `sample` interface; `steps` is the diffusion prior's) or (None) from N(0, I)."""
+    the same `sample` interface; `steps` and `labels` are the diffusion prior's) or (None) from N(0, I)."""
     if prior is None:
         return model.sample_prior(n, generator)
-    return prior.sample(n, generator, steps=steps).to(next(model.parameters()).device)
+    conditioned = {} if labels is None else {"labels": labels}
+    return prior.sample(n, generator, steps=steps, **conditioned).to(next(model.parameters()).device)
 
 
 @torch.no_grad()

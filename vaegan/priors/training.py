@@ -42,6 +42,9 @@ class PriorConfig:
     ema_decay: float = opt(0.999, "EMA of the denoiser's weights, which sample", minimum=0, below=1,
                            group=TRAINING)
     seed: int = opt(0, "seed of the denoiser's initialisation, the batch order and the noise", group=TRAINING)
+    conditional: bool = opt(False, "also learn each latent's class (the labels of the model's training split): "
+                                   "samples of a class on request, with classifier-free guidance; labels are "
+                                   "dropped 10 %% of the time so it samples unconditionally too", group=TRAINING)
     eval_every: int = opt(1000, "score samples, add a GIF frame and write diffusion.pt every N steps and at the "
                                 "end", minimum=1, metavar="N", group=EVALUATION, resumable=True)
     eval_samples: Optional[int] = opt(None, "every --eval-every steps, the domain FD (and, with labels, class "
@@ -54,6 +57,9 @@ class PriorConfig:
                               "order: 9-17 % closer to the data than ddim at 25 steps on each of three priors, at "
                               "the same cost) or ddim; kept with the prior as --sampling-steps is",
                        choices=SAMPLERS, group=EVALUATION)
+    guidance: float = opt(2.0, "a conditional prior's classifier-free guidance scale (1: none), for its evaluation "
+                               "samples and kept with it as the scale its users draw with unless they name one",
+                          minimum=0, group=EVALUATION)
     resume: bool = opt(False, "continue RUN/prior/<name>/diffusion.pt with the settings it was trained with "
                               "(--steps, evaluation, --device, --data-dir and logging may change; a training flag "
                               "that differs is refused)", group=RUN, resumable=True)
@@ -161,6 +167,9 @@ def train_prior(cfg: PriorConfig, given: frozenset = frozenset()) -> Path:
         cfg = resumed_prior_config(existing["config"], cfg, given, dims)
     cfg = dataclasses.replace(cfg, width=cfg.width or default_width(dims))
     eval_samples = samples_to_score(cfg, data.val)
+    if cfg.conditional and data.train.labels is None:
+        raise ConfigError("--conditional needs labels: the model's training images have none (a folder without "
+                          "class sub-folders)")
 
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:  # a prior of an older state of the model, or a run that crashed before its first checkpoint
@@ -214,10 +223,13 @@ class PriorRun:
         else:
             self.mean, self.std = standardiser(latents)
         self.x0 = ((latents - self.mean) / self.std).float()
+        self.labels = train.labels.to(self.device) if self.cfg.conditional else None
+        self.class_names = list(train.class_names or []) if self.cfg.conditional else []
         self.steps_per_epoch = -(-len(self.x0) // self.cfg.batch_size)
+        kind = f"conditional on {len(self.class_names)} classes" if self.class_names else "unconditional"
         self.logger.info(f"prior: {len(self.x0)} latents of shape {tuple(self.x0.shape[1:])} encoded in "
-                         f"{time.perf_counter() - start:.0f} s; diffusion denoiser width {self.cfg.width}, DDPM "
-                         f"training, DDIM sampling")
+                         f"{time.perf_counter() - start:.0f} s; diffusion denoiser width {self.cfg.width}, "
+                         f"{kind}, DDPM training, {self.cfg.sampler} sampling")
 
     def score_other_priors(self, data, vae_cfg, eval_samples: int) -> None:
         """The model's other priors, scored once on the same images: what --prior auto compares."""
@@ -241,7 +253,8 @@ class PriorRun:
         from .diffusion import build_denoiser, noise_schedule
 
         torch.manual_seed(self.cfg.seed)
-        self.denoiser = build_denoiser(tuple(self.x0.shape[1:]), self.cfg.width).to(self.device)
+        self.denoiser = build_denoiser(tuple(self.x0.shape[1:]), self.cfg.width,
+                                       len(self.class_names)).to(self.device)
         self.ema = make_ema(self.denoiser, self.cfg.ema_decay)
         self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=self.cfg.lr)
         self.schedule, self.step = noise_schedule(), 0
@@ -284,7 +297,9 @@ class PriorRun:
         self.denoiser.train()  # evaluation samples with the EMA copy: this one stays in training mode
         for index in self.batches():
             with autocast(self.device, self.amp):
-                loss = denoising_loss(self.denoiser, self.x0[index.to(self.device)], self.schedule)
+                index = index.to(self.device)
+                loss = denoising_loss(self.denoiser, self.x0[index], self.schedule,
+                                      labels=None if self.labels is None else self.labels[index])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -314,7 +329,8 @@ class PriorRun:
 
         cfg, step = self.cfg, self.step
         prior = DiffusionPrior(self.ema.module, self.mean, self.std, tuple(self.x0.shape[1:]), cfg.width,
-                               self.saved["step"], sampling_steps=cfg.sampling_steps, sampler=cfg.sampler)
+                               self.saved["step"], sampling_steps=cfg.sampling_steps, sampler=cfg.sampler,
+                               class_names=self.class_names, guidance=cfg.guidance)
         metrics = {"epoch": step / self.steps_per_epoch, "step": step, "prior/loss": mean_loss,
                    "time/train_s": seconds}
         if self.score is not None:
@@ -323,6 +339,9 @@ class PriorRun:
                                                       cfg.sampling_steps), "diffusion"))
             prior.sample_fd = {name: metrics[self.score.fd_key(name)] for name in METRIC_SUFFIXES
                                if self.score.fd_key(name) in metrics}
+            if prior.conditional:
+                metrics.update(self.score.conditional(self.vae, prior, self.eval_samples, cfg.seed + 2,
+                                                      cfg.sampling_steps))
         if cfg.visuals:  # the same noise every time: the GIF shows the prior learning
             _samples_frame(self.vae, prior, self.path.parent / "frames", step, cfg.seed + 1, cfg.sampling_steps)
         self.logger.log_epoch(metrics, step)
@@ -347,6 +366,19 @@ class SampleScore:
     def fd_key(prior: str) -> str:
         return f"val/domain_fd_samples{METRIC_SUFFIXES[prior]}"
 
+    def conditional(self, vae, prior, n: int, seed: int, steps: int) -> dict[str, float]:
+        """FD of n class-balanced conditional samples (at the prior's guidance) and the share the
+        domain classifier assigns to the class asked for."""
+        import torch
+
+        from ..fidelity import features_and_logits, frechet_distance
+
+        asked = torch.arange(n) % len(prior.class_names)
+        images = decoded_samples(vae, prior, n, seed, steps, labels=asked)
+        features, logits = features_and_logits(self.classifier, images.to(self.real.device))
+        return {"val/domain_fd_samples_conditional": frechet_distance(self.real, features),
+                "val/sample_class_match_conditional": (logits.argmax(1).cpu() == asked).float().mean().item()}
+
     def __call__(self, images, prior: str) -> dict[str, float]:
         """The metrics of `prior`'s samples (gaussian, gmm or diffusion)."""
         from ..fidelity import class_entropy, features_and_logits, frechet_distance
@@ -369,15 +401,17 @@ def samples_to_score(cfg: PriorConfig, val) -> int:
     return 1000 if cfg.eval_samples is None else cfg.eval_samples
 
 
-def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500):
-    """n decoded draws (CPU, float) of `prior` (None: N(0, I)) from a fixed seed: the same noise at every evaluation."""
+def decoded_samples(vae, prior, n: int, seed: int, steps: int, batch_size: int = 500, labels=None):
+    """n decoded draws (CPU, float) of `prior` (None: N(0, I)) from a fixed seed: the same noise at every
+    evaluation; `labels` [n]: a conditional prior's classes to draw."""
     import torch
 
     from .mixture import sample_latents
 
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        return torch.cat([vae.decode_images(sample_latents(vae, len(chunk), prior, generator, steps)).float().cpu()
+        return torch.cat([vae.decode_images(sample_latents(vae, len(chunk), prior, generator, steps,
+                                                           None if labels is None else labels[chunk])).float().cpu()
                           for chunk in torch.arange(n).split(batch_size)])
 
 
