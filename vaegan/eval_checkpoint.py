@@ -106,6 +106,8 @@ def run_eval(args: EvalOptions) -> dict[str, float]:
         phase("domain classifier: loaded from the cache, or trained once on the dataset's training split")
         classifier = dataset_classifier(cfg, device, data)
         metrics.update(fidelity_metrics(classifier, test, recon, samples, args.batch_size))
+        if priors.get("diffusion") is not None and priors["diffusion"].conditional:
+            metrics.update(conditional_metrics(model, priors["diffusion"], classifier, test, args))
     if fid:
         metrics.update(fid_metrics(test.images, recon, samples, args.fid_weights))
     if args.save_recon:
@@ -116,6 +118,17 @@ def run_eval(args: EvalOptions) -> dict[str, float]:
                                               args.batch_size))
         metrics["samples_prior"] = name
     return {"epoch": saved["epoch"], "test_images": len(test), **metrics}
+
+
+def conditional_metrics(model, prior, classifier, test, args: EvalOptions) -> dict[str, float]:
+    """A conditional prior's class-balanced samples, as many as test images, at its own guidance."""
+    from .fidelity import conditional_sample_metrics, features_and_logits
+
+    asked = torch.arange(len(test)) % len(prior.class_names)
+    phase(f"{len(test)} class-balanced samples of the conditional prior (guidance {prior.guidance})")
+    z = sample_latents(model, len(test), prior, torch.Generator().manual_seed(args.seed), args.sampling_steps, asked)
+    real, _ = features_and_logits(classifier, test.in_order(args.batch_size))
+    return conditional_sample_metrics(classifier, real, decode(model, z, args.batch_size), asked, "test")
 
 
 def draws(model, prior, n: int, args: EvalOptions) -> torch.Tensor:

@@ -179,6 +179,15 @@ def fidelity_metrics(classifier: DomainClassifier, test: ImageSplit, recon: torc
     return metrics
 
 
+def conditional_sample_metrics(classifier: DomainClassifier, real_features: torch.Tensor, images: torch.Tensor,
+                               asked: torch.Tensor, split: str) -> dict[str, float]:
+    """A conditional prior's samples of the classes `asked` (one per image, class-balanced): their
+    domain FD against the real images' features, and the share the classifier assigns to the asked class."""
+    features, logits = features_and_logits(classifier, images)
+    return {f"{split}/domain_fd_samples_conditional": frechet_distance(real_features, features),
+            f"{split}/sample_class_match_conditional": (logits.argmax(1).cpu() == asked.cpu()).float().mean().item()}
+
+
 class ValidationFidelity:
     """The per-epoch fidelity metrics of a run: domain FD of the validation split's reconstructions and
     (vector latents) of as many prior samples, against the validation images. `gather` joins the

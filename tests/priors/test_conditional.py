@@ -1,5 +1,6 @@
 """A class-conditional learned prior: vaegan-prior --conditional, classifier-free guidance, and the
 programs that ask it for a class."""
+import json
 import shutil
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 import vaegan
 from tests.helpers import call
 from vaegan.config import ConfigError
+from vaegan.evaluate import main as eval_main
 from vaegan.logger import read_metrics
 from vaegan.prior_run import main as prior_main
 from vaegan.priors.diffusion import LABEL_DROPOUT, build_denoiser, denoising_loss, guided_denoiser, noise_schedule
@@ -77,6 +79,11 @@ def test_a_conditional_prior_samples_the_class_asked_for_in_every_program(condit
     code, err = call(sample_main, ["--checkpoint", str(conditional_run), "--label", "3", "--guidance", "1.5",
                                    "--num", "4", "--out", str(tmp_path / "three.png")], capsys)
     assert code == 0 and (tmp_path / "three.png").is_file(), err
+    code, err = call(eval_main, ["--checkpoint", str(conditional_run), "--json", str(tmp_path / "m.json")], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["test/domain_fd_samples_conditional"] > 0
+    assert 0 <= metrics["test/sample_class_match_conditional"] <= 1
     for argv, message in [(["--label", "10"], "label 10 is out of range: the prior has 10 classes, 0-9"),
                           (["--label", "shoe"], "no class 'shoe'")]:
         code, err = call(sample_main, ["--checkpoint", str(conditional_run), "--out", str(tmp_path / "x.png"),

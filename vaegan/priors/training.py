@@ -371,13 +371,11 @@ class SampleScore:
         domain classifier assigns to the class asked for."""
         import torch
 
-        from ..fidelity import features_and_logits, frechet_distance
+        from ..fidelity import conditional_sample_metrics
 
         asked = torch.arange(n) % len(prior.class_names)
         images = decoded_samples(vae, prior, n, seed, steps, labels=asked)
-        features, logits = features_and_logits(self.classifier, images.to(self.real.device))
-        return {"val/domain_fd_samples_conditional": frechet_distance(self.real, features),
-                "val/sample_class_match_conditional": (logits.argmax(1).cpu() == asked).float().mean().item()}
+        return conditional_sample_metrics(self.classifier, self.real, images.to(self.real.device), asked, "val")
 
     def __call__(self, images, prior: str) -> dict[str, float]:
         """The metrics of `prior`'s samples (gaussian, gmm or diffusion)."""
