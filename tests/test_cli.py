@@ -138,3 +138,13 @@ def test_every_program_has_its_flags_from_one_options_dataclass(program, capsys)
                 for a in (flag_of(options, n), "x")]
     code, err = call(main, [*required, flag_of(options, name), "-1"], capsys)
     assert code == 2 and f"{name} must be >" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("started_as", ["vaegan-eval", "eval.py"])
+def test_the_eval_program_names_itself_as_it_was_started(started_as, monkeypatch, capsys):
+    from vaegan.evaluate import main as eval_main
+
+    monkeypatch.setattr(sys, "argv", [f"/somewhere/bin/{started_as}", "--help"])
+    with pytest.raises(SystemExit):
+        eval_main(["--help"])
+    assert capsys.readouterr().out.startswith(f"usage: {started_as} ")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -64,12 +65,14 @@ class EvalOptions:
     seed: int = opt(0, "seed for posterior and prior sampling", group=HARDWARE)
 
 
-def eval_parser() -> argparse.ArgumentParser:
-    return options_parser(EvalOptions, "eval.py", "Evaluate a vaegan checkpoint on the test split.")
+def eval_parser(prog: str = "eval.py") -> argparse.ArgumentParser:
+    return options_parser(EvalOptions, prog, "Evaluate a vaegan checkpoint on the test split.")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args, _ = parse_options(EvalOptions, eval_parser(), argv)
+    started_as = Path(sys.argv[0]).name  # the console script vaegan-eval, or eval.py
+    args, _ = parse_options(EvalOptions, eval_parser("vaegan-eval" if started_as == "vaegan-eval" else "eval.py"),
+                            argv)
 
     def go() -> int:
         from .eval_checkpoint import run_eval
