@@ -184,3 +184,14 @@ def test_the_best_summary_is_the_kept_checkpoints_validation_record_across_a_res
     assert torch.load(tmp_path / "s" / "checkpoints" / "best.pt", weights_only=True)["epoch"] == kept["epoch"]
     best = {k.removeprefix("best/"): v for k, v in sink.summary.items() if k.startswith("best/")}
     assert best == {"epoch": kept["epoch"], **{k: v for k, v in kept.items() if k.startswith("val/")}}
+
+
+def test_a_resume_with_another_best_metric_compares_on_the_new_metric(idx_dir, tmp_path):
+    """best.pt's bar becomes the kept epoch's value of the new metric, not the old metric's value
+    (a PSNR of ~15 as the bar of an SSIM, at most 1, would never be beaten)."""
+    from vaegan.logger import read_metrics
+
+    tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "1", "--best-metric", "val/psnr").fit()
+    trainer = tiny_trainer(idx_dir, tmp_path / "s", "--epochs", "2", "--best-metric", "val/ssim", "--resume")
+    assert trainer.best["val/ssim"] == read_metrics(tmp_path / "s" / "metrics.jsonl")[0]["val/ssim"]
+    assert "best.pt was picked by val/psnr; from now on by val/ssim" in (tmp_path / "s" / "log.txt").read_text()

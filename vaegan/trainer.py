@@ -263,8 +263,14 @@ class Trainer:
         self.epoch, self.step = saved["epoch"], saved["step"]
         # Older checkpoints kept per-metric bests (test/ ones too) or the --best-metric's value alone.
         self.best = {k: v for k, v in (saved.get("best_values") or {}).items() if k.startswith("val/") or k == "epoch"}
-        if saved["best"] is not None:
+        picked_by = saved["config"].get("best_metric", self.cfg.best_metric)
+        if saved["best"] is not None and picked_by == self.cfg.best_metric:
             self.best[self.cfg.best_metric] = saved["best"]
+        elif saved["best"] is not None:  # the kept epoch's own value of the new metric (from its record) is the bar
+            kept = self.best.get(self.cfg.best_metric)
+            self.logger.info(f"NOTE: best.pt was picked by {picked_by}; from now on by {self.cfg.best_metric}: "
+                             f"an epoch replaces it when it beats the kept epoch {self.best.get('epoch')}'s "
+                             f"{self.cfg.best_metric} ({'not recorded' if kept is None else f'{kept:.6g}'})")
         self.batch_in_epoch = saved["batch_in_epoch"]
         self.epoch_sums, self.epoch_counts = saved["epoch_sums"], saved["epoch_counts"]
         states = saved["rng"] if isinstance(saved["rng"], list) else [saved["rng"]]  # a dict: one process
