@@ -140,7 +140,7 @@ def test_a_model_without_an_autoencoder_kl_form_keeps_its_safetensors_export(tin
 def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_draws(spatial_run, tmp_path, capsys):
     import shutil
 
-    from diffusers import DDIMScheduler, UNet2DModel
+    from diffusers import UNet2DModel
 
     from vaegan.prior_run import main as prior_main
 
@@ -154,7 +154,11 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
                 capsys)[0] == 0
     assert {p.name for p in out.iterdir()} == {"vae", "unet", "scheduler", "model_index.json"}
     UNet2DModel.from_pretrained(out / "unet")
-    assert DDIMScheduler.from_pretrained(out / "scheduler").config.timestep_spacing == "leading"
+    scheduler = json.loads((out / "scheduler" / "scheduler_config.json").read_text())
+    assert scheduler["_class_name"] == "DPMSolverMultistepScheduler"  # the prior's sampler, dpm by default
+    assert (scheduler["algorithm_type"], scheduler["solver_order"]) == ("dpmsolver++", 2)
+    assert (scheduler["timestep_spacing"], scheduler["num_train_timesteps"]) == ("leading", 1000)
+    assert type(vaegan.LatentPriorPipeline.from_pretrained(out).scheduler).__name__ == "DPMSolverMultistepScheduler"
     pipe = vaegan.LatentPriorPipeline.from_pretrained(out)
     model = vaegan.load(checkpoint, device="cpu")
     for steps in (None, 5):  # None: the prior's own 3

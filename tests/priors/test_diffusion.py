@@ -269,10 +269,24 @@ def test_dpm_solver_samples_standardised_latents_and_is_kept_with_the_prior():
         return DiffusionPrior(denoiser or _ExactNoisePredictor(), torch.zeros(1, 8), torch.ones(1, 8), (8,), 16, 0,
                               sampler=sampler)
 
-    draws = prior("dpm").sample(4000, torch.Generator().manual_seed(0), steps=10)
-    assert 0.9 < draws.std().item() < 1.05 and abs(draws.mean().item()) < 0.05
-    ddim = prior("ddim").sample(4000, torch.Generator().manual_seed(0), steps=10)
-    assert not torch.allclose(draws, ddim)  # another integrator: not the same draws
+    # For unit-variance data the exact probability-flow ODE is the identity, and with a noise predictor
+    # linear in x every solver step is linear: the draws are c x the starting noise, c = 1 for an exact
+    # solver. DPM-Solver++ (2nd order) keeps c within 1.5 % at 10 steps; DDIM loses 10 % there.
+    noise = torch.randn((4000, 8), generator=torch.Generator().manual_seed(0))
+    for sampler, (low, high) in (("dpm", (0.985, 1.0)), ("ddim", (0.85, 0.95))):
+        draws = prior(sampler).sample(4000, torch.Generator().manual_seed(0), steps=10)
+        c = (draws / noise).median()
+        torch.testing.assert_close(draws, c * noise, rtol=1e-4, atol=1e-5)
+        assert low < c.item() <= high, (sampler, c.item())
     state = prior("dpm", build_denoiser((8,), 16)).state_dict()
     assert DiffusionPrior.from_state_dict(state).sampler == "dpm"
     assert DiffusionPrior.from_state_dict({k: v for k, v in state.items() if k != "sampler"}).sampler == "ddim"
+
+
+def test_under_fp16_the_prior_scales_its_loss_and_resumes_the_scale(run, capsys, monkeypatch):
+    """fp16 autocast (a GPU without bf16) needs loss scaling, or small gradients flush to zero."""
+    monkeypatch.setattr("vaegan.device.resolve_precision", lambda precision, device: torch.float16)
+    assert call(["--checkpoint", str(run), "--steps", "2", *FAST, "--eval-samples", "0"], capsys)[0] == 0
+    saved = torch.load(run.parents[1] / "prior" / "last" / "diffusion.pt", weights_only=True)
+    assert saved["scaler"]["scale"] > 0  # an enabled scaler's state (a disabled one saves {})
+    assert call(["--checkpoint", str(run), "--steps", "3", "--resume", *FAST, "--eval-samples", "0"], capsys)[0] == 0

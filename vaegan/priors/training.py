@@ -257,11 +257,15 @@ class PriorRun:
                                        len(self.class_names)).to(self.device)
         self.ema = make_ema(self.denoiser, self.cfg.ema_decay)
         self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=self.cfg.lr)
+        # fp16 autocast (a GPU without bf16) flushes small gradients to zero unless the loss is scaled
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.schedule, self.step = noise_schedule(), 0
         if self.cfg.resume:
             self.denoiser.load_state_dict(existing["denoiser"])
             self.ema.load_state_dict(existing["ema"])
             self.optimizer.load_state_dict(existing["optimizer"])
+            if existing.get("scaler"):
+                self.scaler.load_state_dict(existing["scaler"])
             self.step = existing["step"]
             set_rng_state(existing["rng"][0], self.device)
             self.logger.truncate_after(self.step / self.steps_per_epoch, self.step)
@@ -301,8 +305,9 @@ class PriorRun:
                 loss = denoising_loss(self.denoiser, self.x0[index], self.schedule,
                                       labels=None if self.labels is None else self.labels[index])
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)  # skipped when the scaled gradients overflowed
+            self.scaler.update()
             self.ema.update_parameters(self.denoiser)
             total, count, self.step = total + loss.detach(), count + 1, self.step + 1
             bar.update()
@@ -347,6 +352,7 @@ class PriorRun:
         self.logger.log_epoch(metrics, step)
         save_checkpoint({"prior": prior.state_dict(), "denoiser": self.denoiser.state_dict(),
                          "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(), "step": step,
+                         "scaler": self.scaler.state_dict(),
                          "rng": [rng_state(self.device)], "config": cfg.to_dict(), "vae_checkpoint": self.source.name,
                          "vae_step": self.saved["step"]}, self.path)
 
