@@ -143,6 +143,7 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
     from diffusers import UNet2DModel
 
     from vaegan.prior_run import main as prior_main
+    from vaegan.sample import main as sample_main
 
     shutil.copytree(spatial_run.parents[1], tmp_path / "run")
     checkpoint = tmp_path / "run" / "checkpoints" / "last.pt"
@@ -165,6 +166,13 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
         images = pipe(batch_size=4, num_inference_steps=steps, generator=torch.Generator().manual_seed(3),
                       output_type="pt").images
         torch.testing.assert_close(images, model.sample(4, prior="diffusion", seed=3, steps=steps), atol=1e-4, rtol=0)
+    exported = vaegan.load(out, device="cpu")  # the diffusers folder is a model like any other
+    drawn = exported.sample(4, prior="diffusion", seed=3)
+    torch.testing.assert_close(drawn, model.sample(4, prior="diffusion", seed=3), atol=1e-4, rtol=0)
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(exported.reconstruct(x), model.reconstruct(x), atol=1e-5, rtol=0)
+    code, err = call(sample_main, ["--checkpoint", str(out), "--num", "4", "--out", str(tmp_path / "s.png")], capsys)
+    assert code == 0 and (tmp_path / "s.png").is_file(), err
     mean, std = standardisation(pipe.vae.config, 2)  # the pipeline undoes the prior's own standardisation
     torch.testing.assert_close(mean.float(), model.diffusion.mean.flatten())
     torch.testing.assert_close(std.float(), model.diffusion.std.flatten())
@@ -413,5 +421,7 @@ def test_a_conditional_prior_exports_as_a_pipeline_that_takes_class_labels(spati
                       generator=torch.Generator().manual_seed(3), output_type="pt").images
         expected = model.sample(2, label=labels, guidance=guidance, seed=3)
         torch.testing.assert_close(images, expected, atol=1e-4, rtol=0)
+        from_folder = vaegan.load(out, device="cpu").sample(2, label=labels, guidance=guidance, seed=3)
+        torch.testing.assert_close(from_folder, expected, atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="class_labels must lie in 0-9"):
         pipe(batch_size=1, class_labels=10)

@@ -141,9 +141,12 @@ def auto_prior(mixture: Optional[GaussianMixturePrior], diffusion: Optional[Diff
 
 
 def load(path: Union[str, Path], device: str = "auto") -> TrainedVAE:
-    """A checkpoint file (`last.pt`, `best.pt`) or a folder written by `vaegan-export`."""
+    """A checkpoint file (`last.pt`, `best.pt`) or a folder written by `vaegan-export` (either format:
+    safetensors, or a diffusers AutoencoderKL / LatentPriorPipeline)."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and _autoencoder_kl_folder(path) is not None:
+        config, weights, prior, diffusion = _read_diffusers(path)
+    elif path.is_dir():
         config, weights, prior, diffusion = _read_export(path)
     else:
         saved = load_checkpoint(path)
@@ -193,6 +196,55 @@ def _read_export(folder: Path) -> tuple[Config, dict, Optional[GaussianMixturePr
     except (OSError, ValueError, SafetensorError) as e:
         raise ConfigError(f"{folder}: cannot read the exported model ({type(e).__name__}: {e})") from None
     return config_from_checkpoint(config, folder), weights, prior, diffusion
+
+
+def _autoencoder_kl_folder(folder: Path) -> Optional[Path]:
+    """The AutoencoderKL folder of a diffusers export (`folder`/vae, or `folder` itself), else None."""
+    for candidate in (folder / "vae", folder):
+        config = candidate / "config.json"
+        if config.is_file() and json.loads(config.read_text()).get("_class_name") == "AutoencoderKL":
+            return candidate
+    return None
+
+
+def _read_diffusers(folder: Path) -> tuple[Config, dict, None, Optional[DiffusionPrior]]:
+    """A `vaegan-export --format diffusers` folder as vaegan's config and weights, with the pipeline's
+    learned prior when there is one (no fitted mixture: that form has none)."""
+    from safetensors.torch import load_file
+
+    from .autoencoder_kl import fields_from_autoencoder
+    from .config import build_config, with_image_spec
+
+    vae_dir = _autoencoder_kl_folder(folder)
+    raw = json.loads((vae_dir / "config.json").read_text())
+    weights_file = vae_dir / "diffusion_pytorch_model.safetensors"
+    if not weights_file.is_file():
+        raise ConfigError(f"{vae_dir} holds no diffusion_pytorch_model.safetensors (diffusers' weights file)")
+    fields = fields_from_autoencoder(raw, str(vae_dir))
+    config = with_image_spec(build_config(fields), fields["image_channels"], int(raw.get("sample_size", 32)))
+    diffusion = _read_pipeline_prior(folder, raw, config) if (folder / "unet").is_dir() else None
+    return config, load_file(weights_file), None, diffusion
+
+
+def _read_pipeline_prior(folder: Path, vae_config: dict, config: Config) -> DiffusionPrior:
+    """The learned prior of a LatentPriorPipeline folder: its unet, its scheduler, its latent scale."""
+    from diffusers import UNet2DModel
+
+    from .autoencoder_kl import standardisation
+    from .priors.diffusion import DiffusionPrior, SpatialDenoiser
+
+    unet = UNet2DModel.from_pretrained(folder / "unet")
+    scheduler = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    pipeline = json.loads((folder / "model_index.json").read_text())
+    side = config.image_size // config.downsample
+    mean, std = (t.float().view(-1, 1, 1) for t in standardisation(vae_config, config.latent))
+    classes = (unet.config.num_class_embeds or 1) - 1
+    return DiffusionPrior(SpatialDenoiser(unet, side), mean, std, (config.latent, side, side),
+                          unet.config.block_out_channels[0], 0, sampling_steps=pipeline.get("sampling_steps", 25),
+                          timestep_spacing=scheduler.get("timestep_spacing", "leading"),
+                          sampler="dpm" if scheduler["_class_name"].startswith("DPMSolver") else "ddim",
+                          class_names=pipeline.get("class_names") or [str(c) for c in range(classes)],
+                          guidance=pipeline.get("guidance_scale", 1.0))
 
 
 def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:

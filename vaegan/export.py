@@ -103,7 +103,7 @@ def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_d
         from .pipeline import LatentPriorPipeline
 
         LatentPriorPipeline(autoencoder, prior.denoiser.unet, sampling_scheduler(prior.timestep_spacing, prior.sampler),
-                            prior.sampling_steps, prior.guidance).save_pretrained(staging)
+                            prior.sampling_steps, prior.guidance, prior.class_names).save_pretrained(staging)
     else:
         autoencoder.save_pretrained(staging / "vae")
     out.mkdir(parents=True, exist_ok=True)

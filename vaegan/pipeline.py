@@ -26,15 +26,17 @@ class LatentPriorPipeline(DiffusionPipeline):
         scheduler: the prior's sampler (DDIM or DPM-Solver++) of its training schedule.
         sampling_steps: sampling steps when a call names none (the prior's recipe's).
         guidance_scale: a conditional prior's classifier-free guidance when a call names none.
+        class_names: a conditional prior's classes, by label index.
     """
 
     model_cpu_offload_seq = "unet->vae"
 
     def __init__(self, vae: AutoencoderKL, unet: UNet2DModel, scheduler: SchedulerMixin, sampling_steps: int = 25,
-                 guidance_scale: float = 1.0):
+                 guidance_scale: float = 1.0, class_names: Optional[list[str]] = None):
         super().__init__()
         self.register_modules(vae=vae, unet=unet, scheduler=scheduler)
-        self.register_to_config(sampling_steps=sampling_steps, guidance_scale=guidance_scale)
+        self.register_to_config(sampling_steps=sampling_steps, guidance_scale=guidance_scale,
+                                class_names=list(class_names or []))
 
     def _labels(self, class_labels, n: int, num_classes: int) -> Optional[torch.Tensor]:
         if class_labels is None:
