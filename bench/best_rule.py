@@ -6,7 +6,7 @@ rule (for --use_gan: val/domain_fd_recon among the epochs that trained the GAN) 
     python bench/best_rule.py --out runs/best_rule [--n 5000] -- --limit-train 20000 --epochs 6
 
 Flags after `--` go to train.py after the recipe (`--dataset fashion-mnist --latent 4 --use_gan
---perceptual-weight 0`). Fashion-MNIST without LPIPS: no pretrained VGG16 on the measuring machine.
+--perceptual-weight 0`). Fashion-MNIST without LPIPS: its pretrained VGG16 needs a download.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The U-Net on diffusers' autoencoder blocks against this package's hand-written ones, side by side:
 # the spatial recipe (configs/unet_spatial_vaegan.yaml, 16 x 7 x 7) on Fashion-MNIST, same epochs,
-# same seed, 11,800 training images, without LPIPS (no pretrained VGG16 on the measuring machine).
+# same seed, 11,800 training images, without LPIPS (its pretrained VGG16 needs a download).
 #   handwritten        --blocks vaegan (sigmoid decoder, bce)
 #   diffusers-sigmoid  --blocks diffusers --decoder-output sigmoid --recon-loss bce (only the blocks differ)
 #   diffusers          --blocks diffusers (linear decoder, mse: the default, which exports as AutoencoderKL)

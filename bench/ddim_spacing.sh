@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # DDIM timestep spacing of the learned prior: "leading" (diffusers' default) against "trailing", domain
 # FD of N samples at 10 / 25 / 50 steps, for a vector (latent 16) and a spatial (4 x 7 x 7) model, side
-# by side on the same priors. Fashion-MNIST, 8,000 training images, without LPIPS (no pretrained VGG16
-# on the measuring machine).
+# by side on the same priors. Fashion-MNIST, 8,000 training images, without LPIPS (its pretrained VGG16
+# needs a download).
 #
 #   bash bench/ddim_spacing.sh [N_SAMPLES]        # default 5000
 #

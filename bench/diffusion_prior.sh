@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The learned latent prior (vaegan-prior) against N(0, I) and the fitted mixture, on Fashion-MNIST
-# without LPIPS (no pretrained VGG16 on the measuring machine): train the VAE, train its prior on the
+# without LPIPS (its pretrained VGG16 needs a download): train the VAE, train its prior on the
 # training latents with the recipe in configs/, then score 10,000 samples of every prior the model has
 # (eval.py, and bench/prior_steps.py for the DDIM step counts).
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Which change makes the VAE-GAN's samples look real? Fashion-MNIST,
-# latent 16, default width, no LPIPS (no pretrained VGG16 on this machine), the same data,
+# latent 16, default width, no LPIPS (its pretrained VGG16 needs a download), the same data,
 # seed and number of optimizer steps in every row; each row changes one thing from "today".
 #
 #   bash bench/fidelity.sh train          # trains every row into runs/fidelity/<row>/ (resumable)

@@ -7,7 +7,7 @@ size so each peak is its own.
 Rows: 64 px with configs/unet_spatial_rgb64.yaml, 128 and 256 px with configs/unet_spatial_rgb256.yaml
 (each at its own batch size; --batch-size overrides), on an RGB image folder of at least the largest
 size (bench/colour_data.py writes one). LPIPS runs on an untrained VGG16 (`--lpips-backbone random`:
-no pretrained weights on the measuring machine) — the same FLOPs and memory as the pretrained one.
+the pretrained weights need a download) — the same FLOPs and memory as the pretrained one.
 Peak memory: the process's maximum resident set on CPU (model, optimizer state, data and activations
 together), torch.cuda.max_memory_allocated on a GPU.
 """

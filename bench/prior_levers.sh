@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The spatial recipe's levers for generation, side by side on 8,000 Fashion-MNIST images (7,200 after
-# the validation hold-out; without LPIPS: no pretrained VGG16 on the measuring machine). Each row is a
+# the validation hold-out; without LPIPS: its pretrained VGG16 needs a download). Each row is a
 # VAE of today's configs/unet_spatial_vaegan.yaml (10 epochs, the GAN from step 300) and a prior of
 # configs/prior_spatial.yaml trained for STEPS steps, scored on its validation images every 1,000 steps,
 # then 5,000 samples against the test split with DDIM and DPM-Solver++ at 25 steps.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # N(0, I) samples: does matching the codes' distribution to the prior (--mmd-weight,
 # InfoVAE / WAE) make N(0, I) draws decode to garments, and what does it cost the reconstructions?
-# Fashion-MNIST, latent 16, default width and recipe (beta 0.03), no LPIPS (no pretrained VGG16
-# on this machine), seed 0; every row differs from "recipe" only in the flags listed for it.
+# Fashion-MNIST, latent 16, default width and recipe (beta 0.03), no LPIPS (its pretrained VGG16
+# needs a download), seed 0; every row differs from "recipe" only in the flags listed for it.
 #
 #   bash bench/prior_match.sh train [small|full]   # small: 8,000 images x 3 epochs (189 steps,
 #                                                 # GAN from 126); full: 60,000 x 3 (1,407 steps)

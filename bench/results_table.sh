@@ -6,7 +6,7 @@
 #   python bench/results_table.py --figure assets/results.png   # the markdown table, and the figure
 #
 # Budget (what a 2-core CPU affords): baselines run their seed recipe (10 epochs); the U-Net rows
-# run 2 epochs at --channels 16 32 64 without LPIPS (no pretrained VGG16 on this machine); the
+# run 2 epochs at --channels 16 32 64 without LPIPS (its pretrained VGG16 needs a download); the
 # conv-*-2ep rows are the conv recipe at the U-Net's latent sizes and epoch count.
 # ROWS="unet-vaegan-16 conv-20" bash bench/results_table.sh train  runs only those rows.
 set -euo pipefail

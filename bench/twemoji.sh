@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 64 px colour recipe on real colour images: configs/unet_spatial_rgb64.yaml trained on Twemoji
 # (bench/colour_data.py twemoji: 3,079 train / 342 validation / 360 test images, nine categories), without
-# LPIPS (no pretrained VGG16 on the measuring machine). Then its learned prior (configs/prior_spatial.yaml
+# LPIPS (its pretrained VGG16 needs a download). Then its learned prior (configs/prior_spatial.yaml
 # for STEPS steps, scored on the validation images every 1,000), the test-split metrics of best.pt
 # (eval.py: MSE, PSNR, SSIM, domain FD of reconstructions), 360 and 2,000 prior samples against the test
 # split beside the real-halves floor and the real images' class entropy (prior_steps.py), and the figure
