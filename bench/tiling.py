@@ -19,7 +19,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 
 def mosaic(folder: str, size: int, tile: int, channels: int):

@@ -9,9 +9,10 @@ import yaml
 from PIL import Image
 
 from tests.helpers import ROOT, call
-from vaegan.cli import cli_markdown, train_main, train_parser
+from vaegan.cli import train_main, train_parser
 from vaegan.config import FIELDS, GROUP_ORDER, GROUPS, RESUME_MAY_CHANGE
 from vaegan.options import REQUIRED as REQUIRED_MARK
+from vaegan.programs.docs import cli_markdown
 
 
 def test_every_field_names_one_help_group_and_resumes_as_it_declares():
@@ -23,7 +24,7 @@ def test_every_field_names_one_help_group_and_resumes_as_it_declares():
 
 def test_docs_cli_md_is_generated_from_the_config():
     assert (ROOT / "docs" / "cli.md").read_text() == cli_markdown(), \
-        "docs/cli.md is stale: python -m vaegan.cli docs/cli.md"
+        "docs/cli.md is stale: python -m vaegan.programs.docs docs/cli.md"
 
 
 def test_help_shows_groups_and_one_spelling_per_flag(monkeypatch):
@@ -117,8 +118,8 @@ def test_the_code_passes_the_linter():
 def test_every_program_has_its_flags_from_one_options_dataclass(program, capsys):
     """Each field is a flag with its help and default in its group, and its range check gives the
     program's one-line error."""
-    from vaegan.cli import program_options
     from vaegan.options import flag_of, groups_of, option_fields
+    from vaegan.programs.docs import program_options
 
     import_main = {"eval.py": "vaegan.evaluate", "vaegan-sample": "vaegan.sample", "vaegan-export": "vaegan.export",
                    "vaegan-prior": "vaegan.prior_run"}[program]

@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import yaml
 
-from .config import GROUPS, RESUME_MAY_CHANGE, Config, ConfigError, TrainingError, build_config, check_value, load_yaml
-from .options import OneLineParser, add_flag, flag_help, groups_of, markdown_table
-from .signals import Interrupted
+from .config import GROUPS, Config, ConfigError, build_config, check_value, load_yaml
+from .options import OneLineParser, add_flag, flag_help
+from .programs.common import run_cli
 
 
 def _add_config_flag(group: argparse._ArgumentGroup, name: str) -> None:
@@ -92,30 +91,6 @@ def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
     return parse_train_request(argv)[0]
 
 
-def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def run_cli(main: Callable[[], int]) -> int:
-    """Turn user-facing errors raised deep inside into one line and exit code 2; warnings into one line."""
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _warning_line
-            return main()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except TrainingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except Interrupted as e:
-        print(str(e), file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
     configs, given, print_only = parse_train_request(argv)
     if print_only:
@@ -134,48 +109,3 @@ def train_main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
 
     return run_cli(main)
-
-
-def program_options() -> list[tuple[str, type, str]]:
-    """(program, its options dataclass, a line on what it does) of every program but training's."""
-    from .evaluate import EvalOptions
-    from .export import ExportOptions
-    from .priors.training import PriorConfig
-    from .sample import SampleOptions
-
-    return [("eval.py", EvalOptions, "Test-split metrics of a trained checkpoint (`python eval.py --checkpoint ...`)."),
-            ("vaegan-sample", SampleOptions, "Samples, reconstructions, interpolations or traversals as a grid."),
-            ("vaegan-export", ExportOptions, "A checkpoint as safetensors for `vaegan.load`, or as a diffusers model."),
-            ("vaegan-prior", PriorConfig, "A learned (diffusion) prior on a trained model's latents; `--config` "
-                                          "takes a `configs/prior_*.yaml` recipe of its Training and Evaluation "
-                                          "keys.")]
-
-
-def cli_markdown() -> str:
-    """docs/cli.md: every program's flags by group, from their option dataclasses (a test fails when
-    the file is stale)."""
-    lines = ["# Command-line flags", "",
-             "Generated from the option dataclasses (`vaegan/config.py` for training, and one per program) by",
-             "`python -m vaegan.cli docs/cli.md`; do not edit by hand. Multi-word flags also take underscores",
-             "(`--use_gan` = `--use-gan`); on/off flags also take `no-` (`--no-visuals`).", "",
-             "# Training flags (`python train.py` / `vaegan-train`)", "",
-             "Precedence: defaults < `--config FILE` (YAML, keys spelled as below with `_`) < flags.",
-             "`--print-config` prints the resolved config, every default filled in, and exits.", ""]
-    for title, names in GROUPS.items():
-        lines += [f"## {title}", "", *markdown_table(Config, names), ""]
-    may_change = ", ".join(f"`--{n.replace('_', '-')}`" for n in sorted(RESUME_MAY_CHANGE))
-    lines += ["## What `--resume` may change", "",
-              "A resumed run trains with the checkpoint's settings. Of the flags above only these may differ",
-              f"from it: {may_change}. Any other one that is given and differs is refused, with",
-              "both values named; one not given keeps the checkpoint's value.", ""]
-    for program, options, what in program_options():
-        lines += [f"# `{program}`", "", what, ""]
-        for title, names in groups_of(options).items():
-            lines += [f"## {program}: {title}", "", *markdown_table(options, names), ""]
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    from pathlib import Path
-
-    Path(sys.argv[1]).write_text(cli_markdown())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -21,8 +21,7 @@ from .models import build_model
 from .priors import METRIC_SUFFIXES, PRIORS
 from .priors.mixture import GaussianMixturePrior, posterior_means, sample_latents
 
-if TYPE_CHECKING:
-    from .evaluate import EvalOptions
+EvalOptions = Any  # vaegan.evaluate's options (a program's front door: the work never imports it)
 
 
 def phase(message: str) -> None:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .cli import run_cli
 from .config import DATASETS, DEVICES, INCEPTION_FILE
 from .options import REQUIRED, opt, options_parser, parse_options
 from .priors import PRIOR_CHOICES
+from .programs.common import run_cli
 
 INPUT, METRICS, OUTPUT, HARDWARE = "Checkpoint and data", "Metrics", "Files written", "Hardware and seed"
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from .cli import run_cli
 from .config import ConfigError
 from .options import REQUIRED, opt, options_parser, parse_options
+from .programs.common import run_cli
 
 # torch is imported inside export(), so that --help answers at once.
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from .cli import run_cli
 from .config import ConfigError, load_yaml
 from .options import build_options, check_field, options_parser
 from .priors.training import RECIPE_KEYS, PriorConfig
+from .programs.common import run_cli
 
 
 def prior_parser() -> argparse.ArgumentParser:

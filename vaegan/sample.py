@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from .cli import run_cli
 from .config import DEVICES, IMAGE_SUFFIXES, ConfigError
 from .options import REQUIRED, opt, options_parser, parse_options
 from .priors import PRIOR_CHOICES
+from .programs.common import run_cli
 
 if TYPE_CHECKING:
     import torch
