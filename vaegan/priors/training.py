@@ -54,8 +54,8 @@ class PriorConfig:
     sampling_steps: int = opt(25, "sampling steps of the evaluation samples, kept with the prior as the number its "
                                   "users draw with unless they name one", minimum=1, group=EVALUATION)
     sampler: str = opt("dpm", "how the sampling steps integrate the reverse process: dpm (DPM-Solver++, second "
-                              "order: 9-17 % closer to the data than ddim at 25 steps on each of three priors, at "
-                              "the same cost) or ddim; kept with the prior as --sampling-steps is",
+                              "order: 6-17 % closer to the data than ddim at 25 steps on each of five spatial priors, "
+                              "at the same cost) or ddim; kept with the prior as --sampling-steps is",
                        choices=SAMPLERS, group=EVALUATION)
     guidance: float = opt(2.0, "a conditional prior's classifier-free guidance scale (1: none), for its evaluation "
                                "samples and kept with it as the scale its users draw with unless they name one",
