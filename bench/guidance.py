@@ -3,7 +3,8 @@ against the test split and the share the domain classifier assigns to the asked 
 scale, beside the same prior sampled without a label, the classifier's accuracy on the real test
 images and the real-halves floor, side by side in one run.
 
-    python bench/guidance.py --checkpoint RUN/checkpoints/best.pt --guidance 1 1.5 2 3 4 5 --n 1000
+    python bench/guidance.py --checkpoint RUN/checkpoints/best.pt --guidance 1 1.5 2 3 4 5 --n 1000 \
+        [--figure assets/conditional.png]      # one row per class at the prior's own guidance
 
 The checkpoint's prior must be conditional (`vaegan-prior --conditional`).
 """
@@ -27,6 +28,7 @@ def main() -> None:
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0, 4.0, 5.0])
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--figure", type=Path, help="also draw one row of 8 samples per class, at the prior's guidance")
     args = p.parse_args()
 
     model = vaegan.load(args.checkpoint, "cpu")
@@ -55,6 +57,19 @@ def main() -> None:
         m = conditional_sample_metrics(classifier, real, draw(asked, guidance), asked, "test")
         print(f"{f'guidance {guidance:g}':<16} {m['test/domain_fd_samples_conditional']:>10.2f} "
               f"{m['test/sample_class_match_conditional']:>12.3f}")
+    if args.figure:
+        one_row_per_class(model, args.figure)
+
+
+def one_row_per_class(model, path: Path, per_row: int = 8) -> None:
+    from vaegan.visuals.draw import image_grid, with_caption, write_png
+
+    names = model.diffusion.class_names
+    images = torch.cat([model.sample(per_row, "diffusion", seed=100 + c, label=c) for c in range(len(names))])
+    grid = image_grid(images, nrow=per_row)
+    row = grid.shape[0] / len(names)
+    labels = [(int(r * row + row / 2 - 8), name[:12]) for r, name in enumerate(names)]
+    write_png(path, with_caption(grid, f"one row per class, guidance {model.diffusion.guidance:g}", labels, 120))
 
 
 if __name__ == "__main__":
