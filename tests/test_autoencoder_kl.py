@@ -425,3 +425,23 @@ def test_a_conditional_prior_exports_as_a_pipeline_that_takes_class_labels(spati
         torch.testing.assert_close(from_folder, expected, atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="class_labels must lie in 0-9"):
         pipe(batch_size=1, class_labels=10)
+
+
+@pytest.mark.parametrize("recipe, size", [("unet_spatial_rgb64.yaml", 64), ("unet_spatial_rgb256.yaml", 128),
+                                          ("unet_spatial_diffusers.yaml", 28)])
+def test_every_recipe_for_diffusers_users_exports_as_an_autoencoder_kl(recipe, size, tmp_path, capsys):
+    from diffusers import AutoencoderKL
+
+    from vaegan.autoencoder_kl import as_autoencoder_kl
+    from vaegan.cli import parse_train_args
+    from vaegan.config import with_image_spec
+    from vaegan.models import build_model
+
+    (cfg,) = parse_train_args(["--config", str(ROOT / "configs" / recipe)])
+    cfg = with_image_spec(cfg, 3 if "rgb" in recipe else 1, size)
+    checkpoint = tmp_path / "recipe.pt"
+    torch.save({"config": cfg.to_dict(), "model": build_model(cfg).state_dict(), "step": 0, "epoch": 0}, checkpoint)
+    statistics = {"scaling_factor": 1.0, "shift_factor": 0.0, "latents_mean": [0.0] * cfg.latent,
+                  "latents_std": [1.0] * cfg.latent}
+    autoencoder = as_autoencoder_kl(vaegan.load(checkpoint, device="cpu").vae, statistics)
+    assert isinstance(autoencoder, AutoencoderKL) and autoencoder.config.latent_channels == cfg.latent
