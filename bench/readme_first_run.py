@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -31,17 +32,16 @@ def cpu_kind() -> str:
     model, flags_line = re.search(r"model name\s*:\s*(.*)", info), re.search(r"flags\s*:\s*(.*)", info)
     flags = set(flags_line.group(1).split()) if flags_line else set()
     isa = "AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "AVX2 only"
-    return f"{os.cpu_count()}-core {model.group(1).strip() if model else 'CPU'} ({isa})"
+    name = re.sub(r"\((R|TM)\)", "", model.group(1)).strip() if model else "CPU"
+    return f"{os.cpu_count()}-core {name} ({isa})"
 
 
 def run(command: str) -> tuple[list[str], float]:
     words = shlex.split(command.replace("\\\n", " "))
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / Path(words[words.index("--out") + 1]).name
-        words[words.index("--out") + 1] = str(out)
+    with tempfile.TemporaryDirectory() as scratch:  # the run's folder (as the README names it) goes there
         words[words.index("train.py")] = str(ROOT / "train.py")
         start = time.perf_counter()
-        done = subprocess.run([sys.executable if w == "python" else w for w in words], cwd=ROOT,
+        done = subprocess.run([sys.executable if w == "python" else w for w in words], cwd=scratch,
                               capture_output=True, text=True)
         seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -55,8 +55,10 @@ def main() -> None:
     if found is None:
         raise SystemExit("README.md has no '## A first run' section with a command and an 'It printed' block")
     printed, seconds = run(found["command"])
-    said = (f"\nIt printed, in {seconds:.0f} s on a {cpu_kind()} (the first run on a machine also trains the "
-            f"dataset's [domain classifier](docs/metrics.md#domain-classifier) once and caches it):\n\n```\n")
+    sentence = (f"It printed, in {seconds:.0f} s on a {cpu_kind()}, {time.strftime('%Y-%m-%d')} (the first run on a "
+                f"machine also trains the dataset's [domain classifier](docs/metrics.md#domain-classifier) once "
+                f"and caches it):")
+    said = "\n" + textwrap.fill(sentence, 102, break_on_hyphens=False) + "\n\n```\n"
     text = text[:found.start("said")] + said + "\n".join(printed) + text[found.end("printed"):]
     README.write_text(text)
     print(said.strip())
