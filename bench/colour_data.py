@@ -1,5 +1,6 @@
-"""Real colour images, offline, as image folders for `--dataset folder`: train/ and test/, each with one
-sub-folder per category (the labels of the domain classifier that scores FD and class entropy).
+"""Real colour images from package registries (npm, Debian), as image folders for `--dataset folder`:
+train/ and test/, each with one sub-folder per category (the labels of the domain classifier that
+scores FD and class entropy).
 
     python bench/colour_data.py twemoji --out data/twemoji            # 64 px, ~3,700 images
     python bench/colour_data.py openclipart --out data/clipart256     # 256 px, clip art
