@@ -37,6 +37,10 @@ def cli_markdown() -> str:
     for title, names in GROUPS.items():
         lines += [f"## {title}", "", *markdown_table(Config, names), ""]
     may_change = ", ".join(f"`--{n.replace('_', '-')}`" for n in sorted(RESUME_MAY_CHANGE))
+    lines += ["## Forms a table does not show", "",
+              "- `--latent 2 4 16`: one run per value, one after another (a sweep; leave `--out` out, each run",
+              "  gets its own folder, and they share a W&B group).",
+              "- `--resume` alone means `--resume yes`; `--no-resume` means `--resume no` (the default).", ""]
     lines += ["## What `--resume` may change", "",
               "A resumed run trains with the checkpoint's settings. Of the flags above only these may differ",
               f"from it: {may_change}. Any other one that is given and differs is refused, with",
