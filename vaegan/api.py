@@ -50,9 +50,8 @@ class TrainedVAE:
         in overlapping tiles of that size (`vaegan.autoencoder_kl.tiling_view`)."""
         images = images.to(self.device).float()
         if images.shape[-1] > self.config.image_size or images.shape[-2] > self.config.image_size:
-            factor = self.config.image_size // self.latent_dims[-1]
             z = self._tiles(images.shape[-2:]).encode(2 * images - 1).latent_dist.mean.float()
-            return z[..., :images.shape[-2] // factor, :images.shape[-1] // factor]  # the last tiles overhang
+            return z[..., :images.shape[-2] // self._factor, :images.shape[-1] // self._factor]  # tiles overhang
         return self.vae.encode(images)[0].float()
 
     @torch.no_grad()
@@ -60,9 +59,8 @@ class TrainedVAE:
         """Images in [0, 1] of latents z; a spatial latent larger than the training size's in tiles."""
         z = z.to(self.device).float()
         if z.dim() == 4 and (z.shape[-1] > self.latent_dims[-1] or z.shape[-2] > self.latent_dims[-2]):
-            scale = self.config.image_size // self.latent_dims[-1]
-            logits = self._tiles((z.shape[-2] * scale, z.shape[-1] * scale)).decode(z).sample.float()
-            logits = logits[..., :z.shape[-2] * scale, :z.shape[-1] * scale]
+            height, width = z.shape[-2] * self._factor, z.shape[-1] * self._factor
+            logits = self._tiles((height, width)).decode(z).sample.float()[..., :height, :width]
             return to_images(logits, self.vae.linear_output).clamp(0.0, 1.0)
         return self.vae.decode_images(z)
 
@@ -74,10 +72,15 @@ class TrainedVAE:
         if not (isinstance(self.vae, UNetVAE) and self.vae.spatial):
             raise ConfigError(f"{size[-2]}x{size[-1]} px is larger than the model's {self.config.image_size} px: "
                               f"only a spatial latent on diffusers' blocks encodes and decodes in tiles")
-        factor = self.config.image_size // self.latent_dims[-1]
-        if size[-1] % factor or size[-2] % factor:
-            raise ConfigError(f"{size[-2]}x{size[-1]} px: tiles need a multiple of the model's downsampling, {factor}")
+        if size[-1] % self._factor or size[-2] % self._factor:
+            raise ConfigError(f"{size[-2]}x{size[-1]} px: tiles need a multiple of the model's downsampling, "
+                              f"{self._factor}")
         return tiling_view(self.vae)
+
+    @property
+    def _factor(self) -> int:
+        """Image px per latent px of a spatial latent."""
+        return self.config.image_size // self.latent_dims[-1]
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(images))

@@ -225,7 +225,8 @@ class PriorRun:
             self.mean, self.std = standardiser(latents)
         self.x0 = ((latents - self.mean) / self.std).float()
         self.labels = train.labels.to(self.device) if self.cfg.conditional else None
-        self.class_names = list(train.class_names or []) if self.cfg.conditional else []
+        self.class_names = ((train.class_names or [str(c) for c in range(int(train.labels.max()) + 1)])
+                            if self.cfg.conditional else [])  # from the labels when the split names none
         self.steps_per_epoch = -(-len(self.x0) // self.cfg.batch_size)
         kind = f"conditional on {len(self.class_names)} classes" if self.class_names else "unconditional"
         self.logger.info(f"prior: {len(self.x0)} latents of shape {tuple(self.x0.shape[1:])} encoded in "
