@@ -8,7 +8,8 @@
 # of originals / reconstructions / prior samples.
 #
 #   python bench/colour_data.py twemoji            # once: writes data/twemoji
-#   bash bench/twemoji.sh [EPOCHS] [STEPS]         # default 40 epochs, 2000 prior steps (as recorded)
+#   bash bench/twemoji.sh [EPOCHS] [STEPS] [TRAIN FLAGS...]   # default 40 epochs, 2000 prior steps
+#   (results.md#twemoji ran the recipe's sigmoid decoder: add --decoder-output sigmoid --recon-loss bce)
 #
 # Each stage is skipped when its output exists, so a cut run resumes where it stopped (the VAE with
 # --resume auto, the prior with --resume).
@@ -16,10 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-40}
 steps=${2:-2000}
+shift $(( $# < 2 ? $# : 2 ))
 out=runs/twemoji/rgb64
 python train.py --config configs/unet_spatial_rgb64.yaml --dataset folder --data-dir data/twemoji \
   --perceptual-weight 0 --epochs "$epochs" --eval-train-images 0 --no-visuals --wandb disabled \
-  --resume auto --out "$out"
+  --resume auto --out "$out" "$@"
 model=$out/checkpoints/best.pt
 if [ -f "$out/prior/best/diffusion.pt" ]; then resume=(--resume); else resume=(); fi
 [ -f "$out/prior/best/metrics.jsonl" ] && grep -q "\"step\": $steps[,}]" "$out/prior/best/metrics.jsonl" ||
