@@ -147,8 +147,10 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
 
     shutil.copytree(spatial_run.parents[1], tmp_path / "run")
     checkpoint = tmp_path / "run" / "checkpoints" / "last.pt"
+    # a v-predicting prior three levels deep (the conditional test's is an epsilon one of the default depth)
     prior_args = ["--checkpoint", str(checkpoint), "--steps", "2", "--batch-size", "32", "--width", "32",
-                  "--sampling-steps", "3", "--eval-samples", "0"]
+                  "--sampling-steps", "3", "--eval-samples", "0", "--prediction", "v_prediction", "--levels", "3",
+                  "--layers", "1"]
     assert call(prior_main, prior_args, capsys)[0] == 0
     out = tmp_path / "exported"
     assert call(export_main, ["--checkpoint", str(checkpoint), "--out", str(out), "--format", "diffusers"],
@@ -159,6 +161,7 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
     assert scheduler["_class_name"] == "DPMSolverMultistepScheduler"  # the prior's sampler, dpm by default
     assert (scheduler["algorithm_type"], scheduler["solver_order"]) == ("dpmsolver++", 2)
     assert (scheduler["timestep_spacing"], scheduler["num_train_timesteps"]) == ("leading", 1000)
+    assert scheduler["prediction_type"] == "v_prediction"
     assert type(vaegan.LatentPriorPipeline.from_pretrained(out).scheduler).__name__ == "DPMSolverMultistepScheduler"
     pipe = vaegan.LatentPriorPipeline.from_pretrained(out)
     model = vaegan.load(checkpoint, device="cpu")

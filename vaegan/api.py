@@ -247,7 +247,9 @@ def _read_pipeline_prior(folder: Path, vae_config: dict, config: Config) -> Diff
                           timestep_spacing=scheduler.get("timestep_spacing", "leading"),
                           sampler="dpm" if scheduler["_class_name"].startswith("DPMSolver") else "ddim",
                           class_names=pipeline.get("class_names") or [str(c) for c in range(classes)],
-                          guidance=pipeline.get("guidance_scale", 1.0))
+                          guidance=pipeline.get("guidance_scale", 1.0), layers=unet.config.layers_per_block,
+                          levels=len(unet.config.block_out_channels),
+                          prediction=scheduler.get("prediction_type", "epsilon"))
 
 
 def _read_diffusion(path: Path) -> Optional[DiffusionPrior]:

@@ -57,8 +57,7 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> list[Path]:
         state = diffusion.state_dict()
         tensors = {**{f"denoiser.{k}": v.contiguous() for k, v in state["denoiser"].items()},
                    "mean": state["mean"].contiguous(), "std": state["std"].contiguous()}
-        meta = {k: json.dumps(state[k]) for k in ("latent_dims", "width", "vae_step", "sample_fd", "sampling_steps",
-                                                     "timestep_spacing", "sampler", "class_names", "guidance")}
+        meta = {k: json.dumps(v) for k, v in state.items() if k not in tensors and k != "denoiser"}
         atomic_write(diffusion_path, lambda f: f.write(save(tensors, metadata=meta)))
         written.append(diffusion_path)
     elif diffusion_path.is_file():
@@ -102,7 +101,8 @@ def export_diffusers(checkpoint: Union[str, Path], out: Union[str, Path], data_d
     if prior is not None:
         from .pipeline import LatentPriorPipeline
 
-        LatentPriorPipeline(autoencoder, prior.denoiser.unet, sampling_scheduler(prior.timestep_spacing, prior.sampler),
+        scheduler = sampling_scheduler(prior.timestep_spacing, prior.sampler, prior.prediction)
+        LatentPriorPipeline(autoencoder, prior.denoiser.unet, scheduler,
                             prior.sampling_steps, prior.guidance, prior.class_names).save_pretrained(staging)
     else:
         autoencoder.save_pretrained(staging / "vae")

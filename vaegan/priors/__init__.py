@@ -21,6 +21,9 @@ PRIOR_CHOICES = ("auto",) + PRIORS  # what --prior takes: auto = the best the mo
 SAMPLERS = ("ddim", "dpm")
 # Where those steps sit on the 1,000 training timesteps (diffusion.py says why "leading" is the default).
 SPACINGS = ("leading", "trailing")
+# What the denoiser learns to predict (diffusers' prediction_type names): the noise, or the velocity
+# v = sqrt(abar) * noise - sqrt(1 - abar) * x0 (Salimans & Ho 2022).
+PREDICTIONS = ("epsilon", "v_prediction")
 
 
 def prior_dir(checkpoint: Path) -> Path:

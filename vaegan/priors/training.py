@@ -17,7 +17,7 @@ import yaml
 
 from ..config import DEVICES, WANDB_MODES, ConfigError
 from ..options import REQUIRED, build_options, opt, option_fields
-from . import METRIC_SUFFIXES, SAMPLERS, prior_dir
+from . import METRIC_SUFFIXES, PREDICTIONS, SAMPLERS, prior_dir
 
 INPUT, TRAINING, EVALUATION = "Model and data", "Training", "Evaluation and sampling"
 RUN, LOGGING = "Run", "Logging"
@@ -39,8 +39,24 @@ class PriorConfig:
     lr: float = opt(1e-3, "Adam learning rate", minimum=0, exclusive=True, group=TRAINING)
     width: Optional[int] = opt(None, "denoiser width: MLP width for vector latents (default 512), U-Net base "
                                      "channels for spatial ones (default 32)", minimum=1, group=TRAINING)
+    layers: Optional[int] = opt(None, "denoiser depth: residual layers per U-Net level (default 2) or the MLP's "
+                                      "residual blocks (default 4)", minimum=1, group=TRAINING)
+    levels: int = opt(2, "U-Net levels of a spatial latent's denoiser (width, 2 x width, 4 x width ...): 2 halves "
+                         "the latent once, 3 twice (its side padded to a multiple of 4)", minimum=2, below=5,
+                      group=TRAINING)
+    prediction: str = opt("epsilon", "what the denoiser predicts: the noise (epsilon) or the velocity "
+                                     "(v_prediction, Salimans & Ho 2022)", choices=PREDICTIONS, group=TRAINING)
+    snr_gamma: float = opt(0.0, "min-SNR-gamma loss weighting (Hang et al. 2023, who use 5): each timestep's loss "
+                                "weighted by min(SNR, gamma) / SNR (epsilon) or / (SNR + 1) (v); 0: unweighted",
+                           minimum=0, group=TRAINING)
+    lr_warmup: int = opt(0, "optimizer steps of linear learning-rate warm-up from 0", minimum=0, group=TRAINING)
+    lr_decay: str = opt("constant", "the learning rate after the warm-up: constant, or cosine to 0 at --steps",
+                        choices=("constant", "cosine"), group=TRAINING)
     ema_decay: float = opt(0.999, "EMA of the denoiser's weights, which sample", minimum=0, below=1,
                            group=TRAINING)
+    standardise: str = opt("channel", "how latents are brought to unit variance before the noise schedule: per "
+                                      "channel (dim, for a vector latent) or by one global mean and std",
+                           choices=("channel", "global"), group=TRAINING)
     seed: int = opt(0, "seed of the denoiser's initialisation, the batch order and the noise", group=TRAINING)
     conditional: bool = opt(False, "also learn each latent's class (the labels of the model's training split): "
                                    "samples of a class on request, with classifier-free guidance; labels are "
@@ -222,7 +238,7 @@ class PriorRun:
             mean, std = standardisation(kept, latents.shape[1])
             self.mean, self.std = (t.float().view(-1, 1, 1).to(self.device) for t in (mean, std))
         else:
-            self.mean, self.std = standardiser(latents)
+            self.mean, self.std = standardiser(latents, per_channel=self.cfg.standardise == "channel")
         self.x0 = ((latents - self.mean) / self.std).float()
         self.labels = train.labels.to(self.device) if self.cfg.conditional else None
         self.class_names = ((train.class_names or [str(c) for c in range(int(train.labels.max()) + 1)])
@@ -250,24 +266,31 @@ class PriorRun:
     def build(self, existing: Optional[dict]) -> None:
         import torch
 
+        from diffusers.optimization import get_scheduler
+
         from ..device import set_rng_state
         from ..optim import make_ema
         from .diffusion import build_denoiser, noise_schedule
 
         torch.manual_seed(self.cfg.seed)
-        self.denoiser = build_denoiser(tuple(self.x0.shape[1:]), self.cfg.width,
-                                       len(self.class_names)).to(self.device)
+        self.denoiser = build_denoiser(tuple(self.x0.shape[1:]), self.cfg.width, len(self.class_names),
+                                       self.cfg.layers, self.cfg.levels).to(self.device)
         self.ema = make_ema(self.denoiser, self.cfg.ema_decay)
         self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=self.cfg.lr)
+        self.lr_schedule = get_scheduler("constant_with_warmup" if self.cfg.lr_decay == "constant" else "cosine",
+                                         self.optimizer, num_warmup_steps=self.cfg.lr_warmup,
+                                         num_training_steps=self.cfg.steps)
         # fp16 autocast (a GPU without bf16) flushes small gradients to zero unless the loss is scaled
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
-        self.schedule, self.step = noise_schedule(), 0
+        self.schedule, self.step = noise_schedule(self.cfg.prediction), 0
         if self.cfg.resume:
             self.denoiser.load_state_dict(existing["denoiser"])
             self.ema.load_state_dict(existing["ema"])
             self.optimizer.load_state_dict(existing["optimizer"])
             if existing.get("scaler"):
                 self.scaler.load_state_dict(existing["scaler"])
+            if existing.get("lr_schedule"):  # a larger --steps stretches a cosine decay to the new end
+                self.lr_schedule.load_state_dict(existing["lr_schedule"])
             self.step = existing["step"]
             set_rng_state(existing["rng"][0], self.device)
             self.logger.truncate_after(self.step / self.steps_per_epoch, self.step)
@@ -305,11 +328,13 @@ class PriorRun:
             with autocast(self.device, self.amp):
                 index = index.to(self.device)
                 loss = denoising_loss(self.denoiser, self.x0[index], self.schedule,
-                                      labels=None if self.labels is None else self.labels[index])
+                                      labels=None if self.labels is None else self.labels[index],
+                                      snr_gamma=cfg.snr_gamma)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)  # skipped when the scaled gradients overflowed
             self.scaler.update()
+            self.lr_schedule.step()
             self.ema.update_parameters(self.denoiser)
             total, count, self.step = total + loss.detach(), count + 1, self.step + 1
             bar.update()
@@ -337,7 +362,8 @@ class PriorRun:
         cfg, step = self.cfg, self.step
         prior = DiffusionPrior(self.ema.module, self.mean, self.std, tuple(self.x0.shape[1:]), cfg.width,
                                self.saved["step"], sampling_steps=cfg.sampling_steps, sampler=cfg.sampler,
-                               class_names=self.class_names, guidance=cfg.guidance)
+                               class_names=self.class_names, guidance=cfg.guidance, layers=cfg.layers,
+                               levels=cfg.levels, prediction=cfg.prediction)
         metrics = {"epoch": step / self.steps_per_epoch, "step": step, "prior/loss": mean_loss,
                    "time/train_s": seconds}
         if self.score is not None:
@@ -354,7 +380,7 @@ class PriorRun:
         self.logger.log_epoch(metrics, step)
         save_checkpoint({"prior": prior.state_dict(), "denoiser": self.denoiser.state_dict(),
                          "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(), "step": step,
-                         "scaler": self.scaler.state_dict(),
+                         "scaler": self.scaler.state_dict(), "lr_schedule": self.lr_schedule.state_dict(),
                          "rng": [rng_state(self.device)], "config": cfg.to_dict(), "vae_checkpoint": self.source.name,
                          "vae_step": self.saved["step"]}, self.path)
 
