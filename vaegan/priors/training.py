@@ -265,7 +265,6 @@ class PriorRun:
 
     def build(self, existing: Optional[dict]) -> None:
         import torch
-
         from diffusers.optimization import get_scheduler
 
         from ..device import set_rng_state
