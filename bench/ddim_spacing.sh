@@ -9,6 +9,7 @@
 # Each step prints its own wall time (`time`); run it alone on a CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 n=${1:-5000}
 common=(--dataset fashion-mnist --blocks vaegan --perceptual-weight 0 --limit-train 8000 --eval-images 2000
         --eval-train-images 0 --no-visuals --wandb disabled)
@@ -19,7 +20,7 @@ for kind in vector spatial4; do
     spatial4) recipe=(--config configs/unet_spatial_vaegan.yaml --latent 4 --epochs 6 --disc-start 200)
               prior=configs/prior_spatial.yaml ;;
   esac
-  [ -f "$out/checkpoints/last.pt" ] || time python train.py "${recipe[@]}" "${common[@]}" --out "$out"
+  train_once "$out" "${recipe[@]}" "${common[@]}"
   [ -f "$out/prior/last/diffusion.pt" ] || time vaegan-prior --checkpoint "$out/checkpoints/last.pt" --config "$prior"
   time python bench/prior_steps.py --checkpoint "$out/checkpoints/last.pt" --steps 10 25 50 --n "$n" \
     --spacings leading trailing

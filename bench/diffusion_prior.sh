@@ -11,6 +11,7 @@
 # Each step prints its own wall time (`time`); run one at a time on a CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 
 usage="usage: bash bench/diffusion_prior.sh spatial|spatial4|vector [VAE_EPOCHS]"
 kind=${1:?$usage}
@@ -23,9 +24,8 @@ case "$kind" in
   *) echo "$usage" >&2; exit 2 ;;
 esac
 
-[ -f "$out/checkpoints/last.pt" ] || time python train.py "${recipe[@]}" --dataset fashion-mnist --blocks vaegan \
-  --perceptual-weight 0 --epochs "$vae_epochs" --eval-images 2000 --eval-train-images 0 --no-visuals \
-  --wandb disabled --out "$out"
+train_once "$out" "${recipe[@]}" --dataset fashion-mnist --blocks vaegan --perceptual-weight 0 \
+  --epochs "$vae_epochs" --eval-images 2000 --eval-train-images 0 --no-visuals --wandb disabled
 [ -f "$out/prior/last/diffusion.pt" ] || time vaegan-prior --checkpoint "$out/checkpoints/last.pt" --config "$prior"
 time python eval.py --checkpoint "$out/checkpoints/last.pt" --iw-samples 0 --no-fid --json "$out/eval.json" \
   --prior diffusion --save-samples "$out/samples-diffusion.npy" --num-samples 40

@@ -19,7 +19,12 @@ import vaegan
 from vaegan.checkpoint import load_checkpoint, saved_config
 from vaegan.config import build_config
 from vaegan.data import load_data
-from vaegan.fidelity import conditional_sample_metrics, dataset_classifier, features_and_logits, frechet_distance
+from vaegan.evaluation.domain import (
+    conditional_sample_metrics,
+    dataset_classifier,
+    features_and_logits,
+    frechet_distance,
+)
 
 
 def main() -> None:

@@ -12,22 +12,10 @@
 # Each step prints its own wall time (`time`); the prior's log gives minutes per 1,000 steps. Run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 steps=${1:-10000}
-out=runs/prior_budget
-[ -f "$out/vae/checkpoints/last.pt" ] || time python train.py --config configs/unet_spatial_vaegan.yaml \
-  --dataset fashion-mnist --limit-train 8000 --perceptual-weight 0 --epochs 10 --disc-start 300 \
-  --eval-train-images 0 --no-visuals --wandb disabled --out "$out/vae"
-model=$out/vae/checkpoints/best.pt
-if [ -f "$out/vae/prior/best/diffusion.pt" ]; then resume=(--resume); else resume=(); fi
-time vaegan-prior --checkpoint "$model" --config configs/prior_spatial.yaml --steps "$steps" --eval-every 1000 \
-  "${resume[@]}"
-python - "$out/vae/prior/best/metrics.jsonl" <<'PY'
-import json, sys
-print("| step | passes | val FD of 1,000 samples | class entropy | train s |")
-print("|---|---|---|---|---|")
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    print(f"| {r['step']} | {r['epoch']:.1f} | {r['val/domain_fd_samples_diffusion']:.2f} | "
-          f"{r.get('val/sample_class_entropy_diffusion', float('nan')):.3f} | {r['time/train_s']:.0f} |")
-PY
-time python bench/prior_steps.py --checkpoint "$model" --steps 10 25 --samplers ddim dpm
+run=runs/prior_budget/vae
+train_once "$run" --config configs/unet_spatial_vaegan.yaml --dataset fashion-mnist --limit-train 8000 \
+  --perceptual-weight 0 --epochs 10 --disc-start 300 --eval-train-images 0 --no-visuals --wandb disabled
+prior_row "$run" best "$steps" --config configs/prior_spatial.yaml --eval-every 1000
+time python bench/prior_steps.py --checkpoint "$run/checkpoints/best.pt" --steps 10 25 --samplers ddim dpm

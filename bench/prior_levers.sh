@@ -15,12 +15,13 @@
 # Set OMP_NUM_THREADS=1 per row when two run at once; the prior's log gives its minutes per 1,000 steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 row=$1
 steps=${2:-3000}
 vae_flags=(--config configs/unet_spatial_vaegan.yaml --dataset fashion-mnist --perceptual-weight 0 --epochs 10
            --disc-start 300 --eval-train-images 0 --no-visuals --wandb disabled)
 images=(--limit-train 8000)
-prior_flags=(--config configs/prior_spatial.yaml --steps "$steps" --eval-every 1000)
+prior_flags=(--config configs/prior_spatial.yaml --eval-every 1000)
 case "$row" in
   s16)       vae=s16;       vae_flags+=(--latent 16) ;;
   s4)        vae=s4;        vae_flags+=(--latent 4) ;;
@@ -29,18 +30,7 @@ case "$row" in
   s4-60k)    vae=s4-60k;    images=(); vae_flags+=(--latent 4 --epochs 3 --disc-start 500) ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
-out=runs/prior_levers/$vae
-[ -f "$out/checkpoints/best.pt" ] || time python train.py "${vae_flags[@]}" "${images[@]}" --out "$out"
-# Each row's prior lives beside its own copy of best.pt (RUN/prior/<checkpoint name>/).
-model=$out/checkpoints/${row}.pt
-[ -f "$model" ] || cp "$out/checkpoints/best.pt" "$model"
-if [ -f "$out/prior/$row/diffusion.pt" ]; then resume=(--resume); else resume=(); fi
-time vaegan-prior --checkpoint "$model" "${prior_flags[@]}" "${resume[@]}"
-python - "$out/prior/$row/metrics.jsonl" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    print(f"step {r['step']}: val FD {r['val/domain_fd_samples_diffusion']:.2f}, "
-          f"entropy {r.get('val/sample_class_entropy_diffusion', float('nan')):.3f}, train s {r['time/train_s']:.0f}")
-PY
-time python bench/prior_steps.py --checkpoint "$model" --steps 25 --samplers ddim dpm --n 5000
+run=runs/prior_levers/$vae
+train_once "$run" "${vae_flags[@]}" "${images[@]}"
+prior_row "$run" "$row" "$steps" "${prior_flags[@]}"
+prior_test "$run" "$row" 5000 --samplers ddim dpm

@@ -19,7 +19,7 @@ import vaegan
 from vaegan.checkpoint import load_checkpoint, saved_config
 from vaegan.config import build_config
 from vaegan.data import load_data
-from vaegan.fidelity import class_entropy, dataset_classifier, features_and_logits, frechet_distance
+from vaegan.evaluation.domain import class_entropy, dataset_classifier, features_and_logits, frechet_distance
 from vaegan.priors import SAMPLERS, SPACINGS
 
 

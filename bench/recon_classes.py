@@ -16,7 +16,7 @@ import torch
 
 import vaegan
 from vaegan.data import load_data
-from vaegan.fidelity import dataset_classifier, features_and_logits
+from vaegan.evaluation.domain import dataset_classifier, features_and_logits
 
 
 def main() -> None:

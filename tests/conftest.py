@@ -35,7 +35,7 @@ def _no_deterministic_leak():
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A tiny GAN run with EMA and a 2-component mixture prior: its last.pt."""
-    from vaegan.cli import train_main
+    from vaegan.programs.train import main as train_main
 
     root = tmp_path_factory.mktemp("tiny-run")
     data = make_idx_folder(root / "data")

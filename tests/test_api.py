@@ -82,7 +82,8 @@ def test_load_reaches_no_command_line_module(tiny_run):
     import subprocess
     import sys
 
-    programs = ["vaegan.cli", "vaegan.prior_run", "vaegan.evaluate", "vaegan.sample", "vaegan.export"]
+    programs = ["vaegan.programs.train", "vaegan.programs.prior", "vaegan.programs.eval", "vaegan.programs.sample",
+                "vaegan.programs.export"]
     code = (f"import sys, vaegan; m = vaegan.load({str(tiny_run)!r}, 'cpu'); m.sample(2); "
             f"print([name for name in {programs!r} if name in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -13,10 +13,10 @@ import vaegan
 from tests.helpers import ROOT, TINY, call, make_idx_folder
 from vaegan.autoencoder_kl import LATENT_KEYS, standardisation
 from vaegan.checkpoint import config_from_checkpoint
-from vaegan.cli import train_main
 from vaegan.config import ConfigError
 from vaegan.data import load_data
-from vaegan.export import main as export_main
+from vaegan.programs.export import main as export_main
+from vaegan.programs.train import main as train_main
 
 QUIET = ["--perceptual-weight", "0", "--no-visuals", "--wandb", "disabled", "--eval-train-images", "0"]
 
@@ -142,8 +142,8 @@ def test_the_learned_prior_exports_as_a_pipeline_that_draws_what_vaegan_sample_d
 
     from diffusers import UNet2DModel
 
-    from vaegan.prior_run import main as prior_main
-    from vaegan.sample import main as sample_main
+    from vaegan.programs.prior import main as prior_main
+    from vaegan.programs.sample import main as sample_main
 
     shutil.copytree(spatial_run.parents[1], tmp_path / "run")
     checkpoint = tmp_path / "run" / "checkpoints" / "last.pt"
@@ -240,7 +240,7 @@ def test_a_run_starts_from_a_diffusers_vae_and_fine_tunes_its_decoder_only(tmp_p
     assert {k: exported.config[k] for k in LATENT_KEYS} == {k: source_config.get(k) for k in LATENT_KEYS}
     assert exported.config.scaling_factor == SOURCE_SCALE["scaling_factor"]
     # a learned prior of the fine-tune standardises as the source's pipelines do, so it exports with it
-    from vaegan.prior_run import main as prior_main
+    from vaegan.programs.prior import main as prior_main
 
     assert call(prior_main, ["--checkpoint", str(run / "checkpoints" / "last.pt"), "--steps", "2", "--width", "16",
                              "--sampling-steps", "2", "--eval-samples", "0"], capsys)[0] == 0
@@ -298,7 +298,7 @@ def test_the_latent_scale_is_measured_on_training_images_drawn_across_the_split(
 
 
 def test_a_recipe_with_init_from_trains_the_recipe_with_the_sources_model(tmp_path, capsys):
-    from vaegan.cli import parse_train_request
+    from vaegan.programs.train import parse_train_request
 
     source = small_autoencoder(tmp_path / "ae", 3, True)
     recipe = ROOT / "configs" / "unet_spatial_diffusers.yaml"
@@ -354,7 +354,7 @@ def test_images_larger_than_the_training_size_go_through_diffusers_tiling(spatia
     from diffusers import AutoencoderKL
 
     from vaegan.autoencoder_kl import tile_overlap
-    from vaegan.sample import main as sample_main
+    from vaegan.programs.sample import main as sample_main
 
     model = vaegan.load(spatial_run, device="cpu")
     torch.manual_seed(0)
@@ -407,7 +407,7 @@ def test_the_tile_overlap_keeps_diffusers_tiling_on_the_latent_grid():
 def test_a_conditional_prior_exports_as_a_pipeline_that_takes_class_labels(spatial_run, tmp_path, capsys):
     import shutil
 
-    from vaegan.prior_run import main as prior_main
+    from vaegan.programs.prior import main as prior_main
 
     shutil.copytree(spatial_run.parents[1], tmp_path / "run")
     checkpoint = tmp_path / "run" / "checkpoints" / "last.pt"
@@ -436,9 +436,9 @@ def test_every_recipe_for_diffusers_users_exports_as_an_autoencoder_kl(recipe, s
     from diffusers import AutoencoderKL
 
     from vaegan.autoencoder_kl import as_autoencoder_kl
-    from vaegan.cli import parse_train_args
     from vaegan.config import with_image_spec
     from vaegan.models import build_model
+    from vaegan.programs.train import parse_train_args
 
     (cfg,) = parse_train_args(["--config", str(ROOT / "configs" / recipe)])
     cfg = with_image_spec(cfg, 3 if "rgb" in recipe else 1, size)

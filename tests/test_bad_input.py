@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from tests.helpers import ROOT, TINY, call, make_idx_folder, write_idx
-from vaegan.cli import train_main
 from vaegan.data import DataError, load_split
-from vaegan.evaluate import main as eval_main
+from vaegan.programs.eval import main as eval_main
+from vaegan.programs.train import main as train_main
 
 BASE = ["--perceptual-weight", "0", "--no-visuals", "--epochs", "3", "--eval-train-images", "0", *TINY]
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tests.helpers import TINY
-from vaegan.cli import parse_train_args
+from vaegan.programs.train import parse_train_args
 from vaegan.trainer import Trainer
 from vaegan.visuals import EvolutionAssets
 
@@ -54,8 +54,8 @@ class ShiftModel(torch.nn.Module):
 def test_pixel_metrics_match_a_hand_computation():
     from vaegan.config import Config
     from vaegan.data import ImageSplit
+    from vaegan.evaluation.metrics import split_metrics
     from vaegan.losses import VAEGANLoss
-    from vaegan.metrics import split_metrics
 
     pixels = torch.randint(50, 200, (40, 1, 16, 16), dtype=torch.uint8)  # stays in (0, 1) after the shift
     split = ImageSplit(pixels, torch.zeros(40, dtype=torch.long), ["x"])
@@ -70,7 +70,7 @@ def test_pixel_metrics_match_a_hand_computation():
 
 def test_classifier_accuracy_and_domain_fd_on_known_inputs():
     from vaegan.data import ImageSplit
-    from vaegan.fidelity import DomainClassifier, fidelity_metrics
+    from vaegan.evaluation.domain import DomainClassifier, fidelity_metrics
 
     torch.manual_seed(0)
     classifier = DomainClassifier(2, image_channels=1).eval()

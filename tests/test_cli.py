@@ -9,10 +9,11 @@ import yaml
 from PIL import Image
 
 from tests.helpers import ROOT, call
-from vaegan.cli import train_main, train_parser
 from vaegan.config import FIELDS, GROUP_ORDER, GROUPS, RESUME_MAY_CHANGE
 from vaegan.options import REQUIRED as REQUIRED_MARK
 from vaegan.programs.docs import cli_markdown
+from vaegan.programs.train import main as train_main
+from vaegan.programs.train import train_parser
 
 
 def test_every_field_names_one_help_group_and_resumes_as_it_declares():
@@ -52,7 +53,8 @@ def test_print_config_resolves_dependent_defaults_and_writes_nothing(tmp_path, c
 
 
 def test_programs_answer_help_without_importing_torch():
-    code = ("import sys; import vaegan.cli, vaegan.sample, vaegan.export, vaegan.evaluate; "
+    code = ("import sys; import vaegan.programs.train, vaegan.programs.sample, vaegan.programs.export, "
+            "vaegan.programs.eval, vaegan.programs.prior; "
             "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
@@ -69,8 +71,8 @@ def test_a_folder_of_images_without_dataset_folder_is_named(tmp_path, capsys):
 
 
 def test_every_program_names_the_model_with_checkpoint():
-    from vaegan.evaluate import eval_parser
-    from vaegan.sample import sample_parser
+    from vaegan.programs.eval import eval_parser
+    from vaegan.programs.sample import sample_parser
 
     for parser in (sample_parser(), eval_parser()):
         assert "--checkpoint" in parser.format_help()
@@ -121,8 +123,8 @@ def test_every_program_has_its_flags_from_one_options_dataclass(program, capsys)
     from vaegan.options import flag_of, groups_of, option_fields
     from vaegan.programs.docs import program_options
 
-    import_main = {"eval.py": "vaegan.evaluate", "vaegan-sample": "vaegan.sample", "vaegan-export": "vaegan.export",
-                   "vaegan-prior": "vaegan.prior_run"}[program]
+    import_main = {"eval.py": "vaegan.programs.eval", "vaegan-sample": "vaegan.programs.sample",
+                   "vaegan-export": "vaegan.programs.export", "vaegan-prior": "vaegan.programs.prior"}[program]
     main = __import__(import_main, fromlist=["main"]).main
     options = {name: cls for name, cls, _ in program_options()}[program]
     parser_of = {"eval.py": "eval_parser", "vaegan-sample": "sample_parser", "vaegan-export": "export_parser",
@@ -143,7 +145,7 @@ def test_every_program_has_its_flags_from_one_options_dataclass(program, capsys)
 
 @pytest.mark.parametrize("started_as", ["vaegan-eval", "eval.py"])
 def test_the_eval_program_names_itself_as_it_was_started(started_as, monkeypatch, capsys):
-    from vaegan.evaluate import main as eval_main
+    from vaegan.programs.eval import main as eval_main
 
     monkeypatch.setattr(sys, "argv", [f"/somewhere/bin/{started_as}", "--help"])
     with pytest.raises(SystemExit):

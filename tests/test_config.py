@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from vaegan.cli import parse_train_args, train_parser
 from vaegan.config import FIELDS, ConfigError, build_config, load_yaml
+from vaegan.programs.train import parse_train_args, train_parser
 
 
 def test_every_config_field_has_a_flag_with_help():
@@ -56,8 +56,8 @@ def test_bad_values_are_rejected_with_a_clear_message(overrides, message):
 def test_shipped_recipes_load(tmp_path):
     from tests.helpers import ROOT
     from vaegan.options import build_options
-    from vaegan.prior_run import read_recipe
     from vaegan.priors.training import PriorConfig
+    from vaegan.programs.prior import read_recipe
 
     training = [p for p in sorted((ROOT / "configs").glob("*.yaml")) if not p.name.startswith("prior_")]
     priors = sorted((ROOT / "configs").glob("prior_*.yaml"))
@@ -73,10 +73,10 @@ def test_every_flag_the_docs_name_exists():
     import re
 
     from tests.helpers import ROOT
-    from vaegan.evaluate import eval_parser
-    from vaegan.export import export_parser
-    from vaegan.prior_run import prior_parser
-    from vaegan.sample import sample_parser
+    from vaegan.programs.eval import eval_parser
+    from vaegan.programs.export import export_parser
+    from vaegan.programs.prior import prior_parser
+    from vaegan.programs.sample import sample_parser
 
     known = {flag for parser in (train_parser(), eval_parser(), sample_parser(), export_parser(), prior_parser())
              for flag in parser._option_string_actions}

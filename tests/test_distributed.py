@@ -67,8 +67,8 @@ def _worker(rank, world, port, argv, result_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from vaegan.cli import parse_train_args
     from vaegan.distributed import shutdown
+    from vaegan.programs.train import parse_train_args
     from vaegan.trainer import Trainer
 
     (cfg,) = parse_train_args(argv)
@@ -106,7 +106,7 @@ def test_two_gloo_ranks_stay_identical_and_match_one_process(idx_dir, tmp_path, 
     for k, v in rank0["grads"].items():
         assert torch.equal(v, rank1["grads"][k]), k
 
-    from vaegan.cli import parse_train_args
+    from vaegan.programs.train import parse_train_args
     from vaegan.trainer import Trainer
 
     (cfg,) = parse_train_args(args(idx_dir, tmp_path / "single", *extra))
@@ -150,8 +150,8 @@ def _resume_worker(rank, world, port, argv, result_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from vaegan.cli import parse_train_args
     from vaegan.distributed import shutdown
+    from vaegan.programs.train import parse_train_args
     from vaegan.trainer import Trainer
 
     save_epoch = Trainer._save_epoch

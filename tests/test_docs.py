@@ -87,10 +87,10 @@ def placeholders(program: str, args: list[str]) -> list[str]:
 
 
 OPTIONS = {  # program -> (module, its options dataclass, its parser)
-    "eval.py": ("vaegan.evaluate", "EvalOptions", "eval_parser"),
-    "vaegan-eval": ("vaegan.evaluate", "EvalOptions", "eval_parser"),
-    "vaegan-sample": ("vaegan.sample", "SampleOptions", "sample_parser"),
-    "vaegan-export": ("vaegan.export", "ExportOptions", "export_parser"),
+    "eval.py": ("vaegan.programs.eval", "EvalOptions", "eval_parser"),
+    "vaegan-eval": ("vaegan.programs.eval", "EvalOptions", "eval_parser"),
+    "vaegan-sample": ("vaegan.programs.sample", "SampleOptions", "sample_parser"),
+    "vaegan-export": ("vaegan.programs.export", "ExportOptions", "export_parser"),
 }
 
 
@@ -98,9 +98,9 @@ def parse(program: str, args: list[str]) -> None:
     """Parse `args` as `program` would, reading the recipe files they name; SystemExit / ConfigError on error."""
     import importlib
 
-    from vaegan.cli import parse_train_request, train_parser
     from vaegan.config import check_value, load_yaml
     from vaegan.options import parse_options
+    from vaegan.programs.train import parse_train_request, train_parser
 
     if "--config" in args and re.fullmatch(r"[A-Z_]+|.*\*.*", args[args.index("--config") + 1]):
         at = args.index("--config")  # `--config FILE` or a glob: a placeholder, not a recipe to read
@@ -113,8 +113,8 @@ def parse(program: str, args: list[str]) -> None:
         for key, value in (load_yaml(given["config"]) if given.get("config") else {}).items():
             check_value(key, value)
     elif program == "vaegan-prior":
-        from vaegan.prior_run import prior_parser, read_recipe
         from vaegan.priors.training import PriorConfig
+        from vaegan.programs.prior import prior_parser, read_recipe
 
         given = vars(prior_parser().parse_args(args))
         parse_options(PriorConfig, prior_parser(), args, read_recipe(given["config"]) if given.get("config") else {})

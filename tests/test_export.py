@@ -5,7 +5,7 @@ import torch
 
 import vaegan
 from vaegan.config import ConfigError
-from vaegan.export import main as export_main
+from vaegan.programs.export import main as export_main
 
 
 def test_export_writes_safetensors_that_load_to_the_same_model(tiny_run, tmp_path, capsys):

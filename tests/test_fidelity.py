@@ -5,7 +5,7 @@ import torch
 
 from tests.helpers import FASHION
 from vaegan.data import ImageSplit, load_split
-from vaegan.fidelity import domain_classifier, features_and_logits, frechet_distance
+from vaegan.evaluation.domain import domain_classifier, features_and_logits, frechet_distance
 
 STATED_ACCURACY = 0.88  # the README's number for the cached Fashion-MNIST classifier (3 epochs)
 
@@ -35,7 +35,7 @@ def test_domain_classifier_reaches_the_stated_accuracy_and_is_cached(tmp_path, m
     def no_training(*args, **kwargs):
         raise AssertionError("retrained although the cache holds this classifier")
 
-    monkeypatch.setattr("vaegan.fidelity.train_classifier", no_training)
+    monkeypatch.setattr("vaegan.evaluation.domain.train_classifier", no_training)
     again = domain_classifier(train, "fashion-mnist")  # loaded, not retrained
     assert all(torch.equal(p, q) for p, q in zip(classifier.parameters(), again.parameters()))
     print(f"domain classifier test accuracy: {accuracy:.4f}")
@@ -47,7 +47,7 @@ def test_inception_fid_without_weights_is_skipped_with_one_line(monkeypatch):
 
     # Where torch-fidelity looks the function up (it imports it by name), not torch.hub itself.
     monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", offline)
-    from vaegan.fidelity import inception_fid
+    from vaegan.evaluation.domain import inception_fid
 
     scores, reason = inception_fid(torch.rand(4, 1, 28, 28), {"samples": torch.rand(4, 1, 28, 28)})
     assert scores == {} and "weights-inception-2015-12-05-6726825d.pth" in reason and "\n" not in reason
@@ -55,7 +55,7 @@ def test_inception_fid_without_weights_is_skipped_with_one_line(monkeypatch):
 
 
 def test_sample_class_entropy_is_ln10_for_balanced_classes_and_0_for_one():
-    from vaegan.fidelity import class_entropy
+    from vaegan.evaluation.domain import class_entropy
 
     balanced = torch.eye(10).repeat(3, 1)
     assert class_entropy(balanced) == pytest.approx(math.log(10))
@@ -69,7 +69,7 @@ def _classifier_rank(rank: int, world: int, port: int, cache: str, out: str) -> 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), VAEGAN_CACHE=cache)
     torch.set_num_threads(1)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
-    import vaegan.fidelity as fidelity
+    import vaegan.evaluation.domain as fidelity
 
     trained = []
     train_classifier = fidelity.train_classifier

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from tests.helpers import TINY
-from vaegan.cli import train_main
 from vaegan.config import Config
-from vaegan.evaluate import main as eval_main
-from vaegan.metrics import elbo, importance_weighted_bound, log_px_given_z
+from vaegan.evaluation.metrics import elbo, importance_weighted_bound, log_px_given_z
 from vaegan.models import build_model
+from vaegan.programs.eval import main as eval_main
+from vaegan.programs.train import main as train_main
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,8 @@ def test_epoch_metrics_report_the_same_elbo_as_the_likelihood_module(trained, ki
     """metrics.evaluate (per epoch, one posterior sample) and likelihood.elbo (many samples) agree
     for every likelihood, normalising constant included (448 nats for mse, 543 for l1)."""
     from vaegan.data import load_split
+    from vaegan.evaluation.metrics import split_metrics
     from vaegan.losses import VAEGANLoss
-    from vaegan.metrics import split_metrics
 
     root, data = trained
     model = load(root)
@@ -120,7 +120,7 @@ class PriorPosteriorModel(torch.nn.Module):
 
 @pytest.mark.parametrize("kind", ["bce", "mse", "l1"])
 def test_iw_bound_equals_the_elbo_exactly_when_the_weights_are_constant(kind):
-    from vaegan.metrics import log_px_given_z
+    from vaegan.evaluation.metrics import log_px_given_z
 
     torch.manual_seed(0)
     x = torch.rand(4, 1, 6, 6)
@@ -135,9 +135,9 @@ def test_run_eval_leaves_its_arguments_as_given(trained):
     """The GPU-or-CPU defaults of --iw-samples and --fid are resolved inside, not written back."""
     import dataclasses
 
-    from vaegan.eval_checkpoint import run_eval
-    from vaegan.evaluate import EvalOptions, eval_parser
+    from vaegan.evaluation.checkpoint import run_eval
     from vaegan.options import parse_options
+    from vaegan.programs.eval import EvalOptions, eval_parser
 
     root, _ = trained
     args, _ = parse_options(EvalOptions, eval_parser(), ["--checkpoint", str(root / "run" / "checkpoints" / "last.pt"),

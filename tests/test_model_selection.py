@@ -7,10 +7,11 @@ import torch
 
 from tests.helpers import TINY, make_idx_folder
 from vaegan.checkpoint import saved_config
-from vaegan.cli import parse_train_args, train_main
 from vaegan.config import ConfigError, build_config
 from vaegan.data import load_data
-from vaegan.fidelity import CACHE_VERSION, cache_dir, dataset_classifier
+from vaegan.evaluation.domain import CACHE_VERSION, cache_dir, dataset_classifier
+from vaegan.programs.train import main as train_main
+from vaegan.programs.train import parse_train_args
 from vaegan.trainer import Trainer
 
 
@@ -119,7 +120,7 @@ def test_checkpoints_from_before_the_split_seed_keep_their_held_out_images():
 
 def test_unlabelled_images_get_a_domain_fd_from_a_rotation_classifier(tmp_path):
     from tests.data.test_folder import write_image
-    from vaegan.fidelity import ValidationFidelity, features_and_logits
+    from vaegan.evaluation.domain import ValidationFidelity, features_and_logits
 
     for i in range(60):
         write_image(tmp_path / "photos" / f"{i}.png", (28, 28), "L", seed=i)
@@ -137,7 +138,7 @@ def test_unlabelled_images_get_a_domain_fd_from_a_rotation_classifier(tmp_path):
 
 def test_eval_reports_the_fds_of_unlabelled_images_without_class_metrics(tmp_path):
     from tests.data.test_folder import write_image
-    from vaegan.evaluate import main as eval_main
+    from vaegan.programs.eval import main as eval_main
 
     for i in range(40):
         write_image(tmp_path / "photos" / f"{i}.png", (28, 28), "L", seed=i)

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from tests.helpers import ROOT, TINY, make_idx_folder
-from vaegan.cli import parse_train_args, train_main
 from vaegan.config import ConfigError, TrainingError
 from vaegan.logger import read_metrics
 from vaegan.losses import VAEGANLoss
+from vaegan.programs.train import main as train_main
+from vaegan.programs.train import parse_train_args
 from vaegan.signals import Interrupted
 from vaegan.trainer import Trainer
 
@@ -275,7 +276,7 @@ def test_a_streamed_image_folder_resumes_bitwise_like_resident_data(tmp_path):
 
 def test_resume_trains_the_objective_the_run_started_with(idx_dir, tmp_path, capsys):
     """Resuming without the run's loss flags must not swap in today's defaults."""
-    from vaegan.cli import train_main
+    from vaegan.programs.train import main as train_main
 
     out = tmp_path / "run"
     first = args_for(idx_dir, out, 1, "--swd-weight", "0", "--disc-feature-weight", "0", "--wandb", "disabled")

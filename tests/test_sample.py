@@ -5,7 +5,7 @@ from PIL import Image
 
 import vaegan
 from tests.helpers import call
-from vaegan.sample import main as sample_main
+from vaegan.programs.sample import main as sample_main
 
 
 def run(argv, capsys):

@@ -2,8 +2,8 @@
 import pytest
 
 from tests.helpers import TINY
-from vaegan.cli import train_main
 from vaegan.logger import read_metrics
+from vaegan.programs.train import main as train_main
 
 
 def read_events(folder):

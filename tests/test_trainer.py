@@ -7,9 +7,9 @@ import torch
 import yaml
 
 from tests.helpers import FASHION, ROOT, TINY
-from vaegan.cli import parse_train_args
 from vaegan.config import ConfigError
 from vaegan.logger import read_metrics
+from vaegan.programs.train import parse_train_args
 from vaegan.trainer import Trainer
 
 
@@ -134,8 +134,8 @@ def test_an_rgb_image_folder_trains_evaluates_and_samples_at_its_own_size(tmp_pa
 
     import vaegan
     from tests.data.test_folder import image_folder
-    from vaegan.cli import train_main
-    from vaegan.evaluate import main as eval_main
+    from vaegan.programs.eval import main as eval_main
+    from vaegan.programs.train import main as train_main
 
     folder = image_folder(tmp_path / "pets", per_class=12, size=(40, 40), suffix=".jpg")
     out = tmp_path / "run"
@@ -153,7 +153,7 @@ def test_an_rgb_image_folder_trains_evaluates_and_samples_at_its_own_size(tmp_pa
     assert "test/domain_fd_recon" in capsys.readouterr().out
     model = vaegan.load(out / "checkpoints" / "last.pt", device="cpu")
     assert model.sample(3, seed=0).shape == (3, 3, 32, 32)
-    from vaegan.export import main as export_main
+    from vaegan.programs.export import main as export_main
 
     assert export_main(["--checkpoint", str(out / "checkpoints" / "last.pt"), "--out", str(tmp_path / "exp")]) == 0
     exported = vaegan.load(tmp_path / "exp", device="cpu")  # rebuilt at 3x32x32 from config.json alone
@@ -214,7 +214,7 @@ def test_under_bf16_every_network_of_the_step_runs_in_bf16_and_every_loss_in_fp3
 
 
 def test_eval_every_and_eval_images_control_the_evaluation_cost(idx_dir, tmp_path):
-    from vaegan.metrics import split_metrics
+    from vaegan.evaluation.metrics import split_metrics
 
     (cfg,) = parse_train_args(["--latent", "2", "--data-dir", str(idx_dir), "--out", str(tmp_path / "r"),
                                "--epochs", "3", "--eval-every", "2", "--eval-images", "8", "--no-visuals",

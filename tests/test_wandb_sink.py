@@ -1,8 +1,8 @@
 
 from tests.helpers import TINY
 from tests.wandb_records import history_keys, read_records, summary_keys
-from vaegan.cli import parse_train_args
 from vaegan.logger import read_metrics
+from vaegan.programs.train import parse_train_args
 from vaegan.trainer import train
 from vaegan.wandb_sink import resolve_mode
 

@@ -35,10 +35,10 @@ from .device import (
     set_rng_state,
 )
 from .distributed import all_reduce_mean, any_rank, gather_objects, init_distributed, wrap_for_step
-from .fidelity import ValidationFidelity, dataset_classifier
+from .evaluation.domain import ValidationFidelity, dataset_classifier
+from .evaluation.metrics import EVAL_SEED, split_metrics
 from .logger import LOG_EVERY, RunLogger
 from .losses import LPIPS, VAEGANLoss
-from .metrics import EVAL_SEED, split_metrics
 from .models import build_model, evaluating, trainable_parameters
 from .optim import make_ema, make_optimizer, make_scheduler
 from .priors.mixture import GaussianMixturePrior, posterior_means

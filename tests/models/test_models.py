@@ -122,7 +122,7 @@ def test_a_linear_decoder_maps_minus_one_to_one_onto_the_image_range_clamped():
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3), (128, 1), (256, 3)])
 def test_every_model_part_follows_the_image_spec(size, channels):
     from vaegan.config import with_image_spec
-    from vaegan.fidelity import DomainClassifier
+    from vaegan.evaluation.domain import DomainClassifier
     from vaegan.losses import LPIPS
     from vaegan.models.discriminator import receptive_field
 

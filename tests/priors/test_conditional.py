@@ -9,11 +9,11 @@ import torch
 import vaegan
 from tests.helpers import call
 from vaegan.config import ConfigError
-from vaegan.evaluate import main as eval_main
 from vaegan.logger import read_metrics
-from vaegan.prior_run import main as prior_main
 from vaegan.priors.diffusion import LABEL_DROPOUT, build_denoiser, denoising_loss, guided_denoiser, noise_schedule
-from vaegan.sample import main as sample_main
+from vaegan.programs.eval import main as eval_main
+from vaegan.programs.prior import main as prior_main
+from vaegan.programs.sample import main as sample_main
 
 FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "3", "--eval-every", "2", "--steps", "2"]
 
@@ -104,7 +104,7 @@ def test_asking_an_unconditional_model_for_a_class_is_one_line(tiny_run, tmp_pat
 def test_conditional_needs_labelled_training_images(tmp_path, capsys):
     from tests.data.test_folder import write_image
     from tests.helpers import TINY
-    from vaegan.cli import train_main
+    from vaegan.programs.train import main as train_main
 
     for i in range(40):
         write_image(tmp_path / "photos" / f"{i}.png", (28, 28), "L", seed=i)

@@ -8,8 +8,8 @@ import yaml
 import vaegan
 from tests.helpers import call as call_main
 from vaegan.logger import read_metrics
-from vaegan.prior_run import main as prior_main
 from vaegan.priors.diffusion import DiffusionPrior, build_denoiser, denoising_loss, noise_schedule, standardiser
+from vaegan.programs.prior import main as prior_main
 
 FAST = ["--batch-size", "32", "--width", "64", "--sampling-steps", "4", "--eval-every", "2"]  # 2 steps = 1 epoch
 UNSCORED = [*FAST, "--eval-samples", "0"]  # no sample FD, so --prior auto takes the diffusion prior
@@ -145,7 +145,7 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
     assert list(model.priors()) == ["gaussian", "gmm"] and model.resolve_prior("auto") == "gmm"
     with pytest.raises(vaegan.config.ConfigError, match="no diffusion prior"):
         model.sample(2, prior="diffusion")
-    from vaegan.sample import main as sample_main
+    from vaegan.programs.sample import main as sample_main
 
     assert sample_main(["--checkpoint", str(run), "--num", "2", "--device", "cpu",
                         "--out", str(tmp_path / "s.png")]) == 0
@@ -164,7 +164,7 @@ def test_a_prior_of_an_earlier_step_is_left_out_and_trained_anew(run, tmp_path, 
 def test_unlabelled_data_scores_samples_without_the_class_entropy(tmp_path, capsys):
     from tests.data.test_folder import write_image
     from tests.helpers import TINY
-    from vaegan.cli import train_main
+    from vaegan.programs.train import main as train_main
 
     for i in range(40):  # images straight in the folder: no class sub-folders, no labels
         write_image(tmp_path / "photos" / f"{i}.png", (28, 28), "L", seed=i)
@@ -180,7 +180,7 @@ def test_unlabelled_data_scores_samples_without_the_class_entropy(tmp_path, caps
 
 
 def test_export_carries_the_diffusion_prior_without_pickle(run, tmp_path, capsys):
-    from vaegan.export import main as export_main
+    from vaegan.programs.export import main as export_main
 
     assert call(["--checkpoint", str(run), "--steps", "2", *FAST], capsys)[0] == 0
     assert export_main(["--checkpoint", str(run), "--out", str(tmp_path / "exported")]) == 0
@@ -213,7 +213,7 @@ def test_resume_keeps_the_saved_settings_and_refuses_other_ones(run, tmp_path, c
 
 def test_the_prior_encodes_the_models_training_images_and_scores_on_its_validation_split(tmp_path, capsys):
     from tests.helpers import TINY, make_idx_folder
-    from vaegan.cli import train_main
+    from vaegan.programs.train import main as train_main
 
     data = make_idx_folder(tmp_path / "data", n_train=200)
     base = ["--latent", "4", "--data-dir", str(data), "--epochs", "1", "--perceptual-weight", "0", "--no-visuals",

@@ -48,7 +48,7 @@ def test_training_stores_the_mixture_and_eval_samples_it_with_the_ema_weights(ti
     import numpy as np
 
     from vaegan.checkpoint import load_checkpoint
-    from vaegan.evaluate import main as eval_main
+    from vaegan.programs.eval import main as eval_main
 
     saved = load_checkpoint(tiny_run)
     assert saved["prior"]["means"].shape == (2, 4) and saved["ema"] is not None
@@ -96,7 +96,7 @@ def test_eval_gaussian_prior_draws_from_n01(tiny_run, tmp_path, capsys):
     import numpy as np
 
     from vaegan.checkpoint import inference_weights, load_checkpoint
-    from vaegan.evaluate import main as eval_main
+    from vaegan.programs.eval import main as eval_main
 
     samples = tmp_path / "s.npy"
     assert eval_main(["--checkpoint", str(tiny_run), "--iw-samples", "0", "--no-fid", "--no-fidelity",
@@ -114,7 +114,7 @@ def test_eval_defaults_on_a_cpu_skip_the_expensive_parts_and_help_is_fast(tiny_r
     import sys
 
     from tests.helpers import ROOT
-    from vaegan.evaluate import main as eval_main
+    from vaegan.programs.eval import main as eval_main
 
     probe = "import sys, runpy; sys.argv = ['eval.py', '--help']\n" \
             "try:\n    runpy.run_path('eval.py', run_name='__main__')\n" \

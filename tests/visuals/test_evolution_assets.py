@@ -3,7 +3,7 @@ import yaml
 from PIL import Image
 
 from tests.helpers import ROOT, TINY
-from vaegan.cli import parse_train_args
+from vaegan.programs.train import parse_train_args
 from vaegan.trainer import train
 
 GIFS = ("latent_evolution.gif", "reconstruction_evolution.gif", "samples_evolution.gif")

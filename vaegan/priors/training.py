@@ -1,4 +1,4 @@
-"""One learned-prior training run, as `vaegan-prior` starts it (vaegan/prior_run.py is its command line).
+"""One learned-prior training run, as `vaegan-prior` starts it (vaegan/programs/prior.py is its command line).
 
 The frozen (EMA) encoder encodes the model's training images (the validation split stays held out)
 into posterior means; a denoiser learns them (diffusion.py). The run goes to RUN/prior/<checkpoint
@@ -390,7 +390,7 @@ class SampleScore:
     images, in its dataset's classifier's features, keyed as eval.py keys them."""
 
     def __init__(self, real, vae_cfg, device, data=None):
-        from ..fidelity import dataset_classifier, features_and_logits
+        from ..evaluation.domain import dataset_classifier, features_and_logits
 
         self.classifier, self.labelled = dataset_classifier(vae_cfg, device, data), real.labels is not None
         self.real, _ = features_and_logits(self.classifier, real.to(device).in_order(500))
@@ -404,7 +404,7 @@ class SampleScore:
         domain classifier assigns to the class asked for."""
         import torch
 
-        from ..fidelity import conditional_sample_metrics
+        from ..evaluation.domain import conditional_sample_metrics
 
         asked = torch.arange(n) % len(prior.class_names)
         images = decoded_samples(vae, prior, n, seed, steps, labels=asked)
@@ -412,7 +412,7 @@ class SampleScore:
 
     def __call__(self, images, prior: str) -> dict[str, float]:
         """The metrics of `prior`'s samples (gaussian, gmm or diffusion)."""
-        from ..fidelity import class_entropy, features_and_logits, frechet_distance
+        from ..evaluation.domain import class_entropy, features_and_logits, frechet_distance
 
         features, logits = features_and_logits(self.classifier, images.to(self.real.device))
         metrics = {self.fd_key(prior): frechet_distance(self.real, features)}

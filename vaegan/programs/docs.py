@@ -11,10 +11,10 @@ from ..options import groups_of, markdown_table
 
 def program_options() -> list[tuple[str, type, str]]:
     """(program, its options dataclass, a line on what it does) of every program but training's."""
-    from ..evaluate import EvalOptions
-    from ..export import ExportOptions
     from ..priors.training import PriorConfig
-    from ..sample import SampleOptions
+    from .eval import EvalOptions
+    from .export import ExportOptions
+    from .sample import SampleOptions
 
     return [("eval.py", EvalOptions, "Test-split metrics of a trained checkpoint (`python eval.py --checkpoint ...`)."),
             ("vaegan-sample", SampleOptions, "Samples, reconstructions, interpolations or traversals as a grid."),

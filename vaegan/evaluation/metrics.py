@@ -19,11 +19,11 @@ import torch
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 from tqdm.auto import tqdm
 
-from .data import ImageSplit
-from .device import autocast
-from .distributed import all_reduce_sum
-from .losses import VAEGANLoss, kl_per_image, rec_per_image
-from .models import VAE, VAEOutput, evaluating, reparameterize
+from ..data import ImageSplit
+from ..device import autocast
+from ..distributed import all_reduce_sum
+from ..losses import VAEGANLoss, kl_per_image, rec_per_image
+from ..models import VAE, VAEOutput, evaluating, reparameterize
 
 LIKELIHOODS = {
     "bce": "Bernoulli on [0, 1] pixels (log p = -BCE)",

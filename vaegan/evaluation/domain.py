@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import save_checkpoint
-from .config import INCEPTION_FILE
-from .data import ImageSplit
-from .distributed import barrier, is_main_process
+from ..checkpoint import save_checkpoint
+from ..config import INCEPTION_FILE
+from ..data import ImageSplit
+from ..distributed import barrier, is_main_process
 
 CLASSIFIER_EPOCHS = 3
 CLASSIFIER_SEED = 0
@@ -99,7 +99,7 @@ def dataset_classifier(cfg, device: torch.device, data=None) -> DomainClassifier
     """The one classifier of a run's dataset (`cfg`: a vaegan Config; `data`: its loaded splits, if
     at hand), at the run's image spec. Trained or loaded outside the global RNG streams, so a run
     draws the same numbers either way."""
-    from .data import load_whole_train
+    from ..data import load_whole_train
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         return domain_classifier(load_whole_train(cfg, data).to(device), cfg.dataset)
@@ -209,7 +209,7 @@ class ValidationFidelity:
     @torch.no_grad()
     def __call__(self, model, prior=None, with_samples: bool = False, seed: int = 0) -> dict[str, float]:
         """`model`: the VAE judged (in eval mode); `prior`: what samples are drawn from (None: N(0, I))."""
-        from .priors.mixture import sample_latents
+        from ..priors.mixture import sample_latents
 
         if not self.measurable:
             return {}

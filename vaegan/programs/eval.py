@@ -1,7 +1,7 @@
 """`python eval.py --checkpoint runs/.../checkpoints/last.pt`: test-split metrics of a trained model.
 
 Only the command line lives here, so `eval.py --help` answers at once; the work (torch and the
-rest) is imported when it runs (vaegan/eval_checkpoint.py).
+rest) is imported when it runs (vaegan/evaluation/checkpoint.py).
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .config import DATASETS, DEVICES, INCEPTION_FILE
-from .options import REQUIRED, opt, options_parser, parse_options
-from .priors import PRIOR_CHOICES
-from .programs.common import run_cli
+from ..config import DATASETS, DEVICES, INCEPTION_FILE
+from ..options import REQUIRED, opt, options_parser, parse_options
+from ..priors import PRIOR_CHOICES
+from .common import run_cli
 
 INPUT, METRICS, OUTPUT, HARDWARE = "Checkpoint and data", "Metrics", "Files written", "Hardware and seed"
 
@@ -75,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             argv)
 
     def go() -> int:
-        from .eval_checkpoint import run_eval
+        from ..evaluation.checkpoint import run_eval
 
         metrics = run_eval(args)
         width = max(map(len, metrics))

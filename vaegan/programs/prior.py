@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from .config import ConfigError, load_yaml
-from .options import build_options, check_field, options_parser
-from .priors.training import RECIPE_KEYS, PriorConfig
-from .programs.common import run_cli
+from ..config import ConfigError, load_yaml
+from ..options import build_options, check_field, options_parser
+from ..priors.training import RECIPE_KEYS, PriorConfig
+from .common import run_cli
 
 
 def prior_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     given = vars(parser.parse_args(argv))
 
     def go() -> int:
-        from .priors.training import train_prior
+        from ..priors.training import train_prior
 
         recipe = read_recipe(given["config"]) if given.get("config") else {}
         cfg = build_options(PriorConfig, {**recipe, **given})  # flags given on the command line win

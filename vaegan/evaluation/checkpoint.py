@@ -1,4 +1,4 @@
-"""The work behind `eval.py` (vaegan/evaluate.py is its light command line): test-split metrics
+"""The work behind `eval.py` (vaegan/programs/eval.py is its light command line): test-split metrics
 of a trained checkpoint, sample and reconstruction files."""
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .api import auto_prior, diffusion_prior_of
-from .checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights
-from .config import Config, ConfigError
-from .data import load_data
-from .device import resolve_device
-from .fidelity import dataset_classifier, fidelity_metrics, inception_fid
-from .losses import LPIPS, VAEGANLoss
+from ..api import auto_prior, diffusion_prior_of
+from ..checkpoint import config_from_checkpoint, inference_weights, load_checkpoint, load_weights
+from ..config import Config, ConfigError
+from ..data import load_data
+from ..device import resolve_device
+from ..losses import LPIPS, VAEGANLoss
+from ..models import build_model
+from ..priors import METRIC_SUFFIXES, PRIORS
+from ..priors.mixture import GaussianMixturePrior, posterior_means, sample_latents
+from .domain import dataset_classifier, fidelity_metrics, inception_fid
 from .metrics import LIKELIHOODS, importance_weighted_bound, split_metrics
-from .models import build_model
-from .priors import METRIC_SUFFIXES, PRIORS
-from .priors.mixture import GaussianMixturePrior, posterior_means, sample_latents
 
-EvalOptions = Any  # vaegan.evaluate's options (a program's front door: the work never imports it)
+EvalOptions = Any  # vaegan.programs.eval's options (a program's front door: the work never imports it)
 
 
 def phase(message: str) -> None:
@@ -121,7 +121,7 @@ def run_eval(args: EvalOptions) -> dict[str, float]:
 
 def conditional_metrics(model, prior, classifier, test, args: EvalOptions) -> dict[str, float]:
     """A conditional prior's class-balanced samples, as many as test images, at its own guidance."""
-    from .fidelity import conditional_sample_metrics, features_and_logits
+    from .domain import conditional_sample_metrics, features_and_logits
 
     asked = torch.arange(len(test)) % len(prior.class_names)
     phase(f"{len(test)} class-balanced samples of the conditional prior (guidance {prior.guidance})")

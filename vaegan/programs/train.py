@@ -1,4 +1,5 @@
-"""Command-line front ends. Flags are generated from `Config`; bad input exits 2 with one line."""
+"""`python train.py` / `vaegan-train`: the training command line. Its flags are generated from `Config`; bad input
+exits 2 with one line; the work is vaegan.trainer."""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,9 @@ from typing import Optional, Sequence
 
 import yaml
 
-from .config import GROUPS, Config, ConfigError, build_config, check_value, load_yaml
-from .options import OneLineParser, add_flag, flag_help
-from .programs.common import run_cli
+from ..config import GROUPS, Config, ConfigError, build_config, check_value, load_yaml
+from ..options import OneLineParser, add_flag, flag_help
+from .common import run_cli
 
 
 def _add_config_flag(group: argparse._ArgumentGroup, name: str) -> None:
@@ -72,7 +73,7 @@ def parse_train_request(argv: Optional[Sequence[str]] = None) -> tuple[list[Conf
 def _with_source_model(recipe: dict, flags: dict, source: str) -> tuple[dict, dict]:
     """(recipe, flags) with the model fields of the AutoencoderKL at `source`: a typed flag that
     contradicts it is refused; a recipe's value yields to it, and one line names what it replaced."""
-    from .autoencoder_kl import with_autoencoder_fields
+    from ..autoencoder_kl import with_autoencoder_fields
 
     if len(flags.get("latent") or [0]) > 1:
         raise ConfigError("--init-from trains the AutoencoderKL's own latent: one run, no --latent sweep")
@@ -91,15 +92,15 @@ def parse_train_args(argv: Optional[Sequence[str]] = None) -> list[Config]:
     return parse_train_request(argv)[0]
 
 
-def train_main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     configs, given, print_only = parse_train_request(argv)
     if print_only:
         print("\n---\n".join(yaml.safe_dump(cfg.to_dict(), sort_keys=False) for cfg in configs), end="")
         return 0
 
     def main() -> int:
-        from .distributed import shutdown
-        from .trainer import train
+        from ..distributed import shutdown
+        from ..trainer import train
 
         try:
             for cfg in configs:
