@@ -9,7 +9,6 @@
 #
 #   s16       latent 16 x 7 x 7 (the recipe)          s4        latent 4 x 7 x 7
 #   s4-kl1e-3 latent 4, KL weight 1e-3 (the recipe's 1e-4 x 10)
-#   s4-w64    latent 4, the prior's U-Net 64 channels wide instead of 32
 #   s4-60k    latent 4 on all 60,000 images (59,000 after the hold-out): 3 epochs, the GAN from step 500
 #
 # Set OMP_NUM_THREADS=1 per row when two run at once; the prior's log gives its minutes per 1,000 steps.
@@ -26,7 +25,6 @@ case "$row" in
   s16)       vae=s16;       vae_flags+=(--latent 16) ;;
   s4)        vae=s4;        vae_flags+=(--latent 4) ;;
   s4-kl1e-3) vae=s4-kl1e-3; vae_flags+=(--latent 4 --kl-weight 1e-3) ;;
-  s4-w64)    vae=s4;        vae_flags+=(--latent 4); prior_flags+=(--width 64) ;;
   s4-60k)    vae=s4-60k;    images=(); vae_flags+=(--latent 4 --epochs 3 --disc-start 500) ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac

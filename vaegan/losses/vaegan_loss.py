@@ -153,8 +153,10 @@ class VAEGANLoss(nn.Module):
                  discriminator: Optional[nn.Module] = None, disc_loss: str = "hinge", disc_start: int = 0,
                  disc_weight: float = 0.5, mmd_weight: float = 0.0, swd_weight: float = 0.0,
                  latent_discriminator: Optional[nn.Module] = None, latent_adversary_weight: float = 0.0,
-                 disc_feature_weight: float = 0.0, sample_discriminator: Optional[nn.Module] = None):
+                 disc_feature_weight: float = 0.0, sample_discriminator: Optional[nn.Module] = None,
+                 eq_weight: float = 0.0):
         super().__init__()
+        self.eq_weight = eq_weight
         self.recon_loss, self.beta, self.kl_warmup_steps = recon_loss, kl_weight, kl_warmup_steps
         self.mmd_weight, self.swd_weight = mmd_weight, swd_weight
         self.perceptual = perceptual if perceptual_weight > 0 else None
@@ -178,7 +180,8 @@ class VAEGANLoss(nn.Module):
                    latent_discriminator=build_latent_discriminator(cfg) if cfg.latent_adversary_weight > 0 else None,
                    latent_adversary_weight=cfg.latent_adversary_weight,
                    disc_feature_weight=cfg.disc_feature_weight,
-                   sample_discriminator=build_discriminator(cfg) if cfg.use_gan and cfg.gan_samples else None)
+                   sample_discriminator=build_discriminator(cfg) if cfg.use_gan and cfg.gan_samples else None,
+                   eq_weight=cfg.eq_weight)
 
     def kl_weight(self, step: int) -> float:
         warm = self.kl_warmup_steps
@@ -224,7 +227,7 @@ class VAEGANLoss(nn.Module):
         kl = terms["kl"].mean()
         logs = {"rec": terms["rec"].mean(), "kl": kl, "kl_weight": torch.tensor(beta), "nll": nll}
         logs.update({name: terms[name].mean() for name in ("lpips", "disc_feature") if name in terms})
-        latent_loss = beta * kl + self._code_terms(out, step, logs)
+        latent_loss = beta * kl + self._code_terms(out, step, logs) + self._equivariance_term(x, out, logs)
         loss = nll + latent_loss
         if d_fake is None:
             logs["loss"] = loss
@@ -232,6 +235,16 @@ class VAEGANLoss(nn.Module):
         backward_loss, adversarial = self._adversarial(logits, nll, d_fake, out, last_layer, logs)
         logs["loss"] = loss + adversarial
         return backward_loss + latent_loss, {k: v.detach() for k, v in logs.items()}
+
+    def _equivariance_term(self, x: torch.Tensor, out: VAEOutput, logs: dict) -> torch.Tensor:
+        """eq_weight x the reconstruction loss of the transformed pair (EQ-VAE), per pixel as the
+        reconstruction term (a scaled-down pair has fewer pixels), logged as `eq`. Outside the
+        reconstruction term the GAN's adaptive weight balances."""
+        if out.eq_logits is None or self.eq_weight == 0:
+            return torch.zeros((), device=x.device)
+        per_pixel = rec_per_image(self.recon_loss, out.eq_logits.float(), out.eq_target, out.linear)
+        logs["eq"] = (per_pixel * (x[0].numel() / out.eq_target[0].numel())).mean()
+        return self.eq_weight * logs["eq"]
 
     def _critic_on_reconstructions(self, x: torch.Tensor, logits: torch.Tensor,
                                    linear: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:

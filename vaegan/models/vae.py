@@ -28,6 +28,8 @@ class VAEOutput:
     logvar: torch.Tensor
     z: torch.Tensor
     prior_logits: torch.Tensor | None = None  # decodes of prior draws, when forward() was given them
+    eq_logits: torch.Tensor | None = None  # the decode of a transformed z (forward(equivariance=True)) ...
+    eq_target: torch.Tensor | None = None  # ... and the same transform of the images
     linear: bool = False  # the decoder's output kind: images = (logits + 1) / 2 rather than sigmoid(logits)
 
     @property
@@ -45,6 +47,22 @@ class VAEOutput:
     def sample_images(self) -> torch.Tensor | None:
         """The decoded prior draws as the losses and the sample critic see them (see `images`)."""
         return None if self.prior_logits is None else to_images(self.prior_logits.float(), self.linear)
+
+
+def equivariance_pair(z: torch.Tensor, x: torch.Tensor,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(T(z), T(x)) for one transform T drawn for the whole batch (EQ-VAE, Kouzelis et al. 2025): a
+    rotation by 90, 180 or 270 degrees, or a downscale of the latent's side from h to one of
+    ceil(h / 2) .. h - 1 with the images scaled to match. Drawn on the CPU generator, so the ranks of
+    a data-parallel run, seeded alike, draw the same T."""
+    kind = int(torch.randint(0, 4, (), generator=generator))
+    if kind < 3:
+        return torch.rot90(z, kind + 1, (-2, -1)), torch.rot90(x, kind + 1, (-2, -1))
+    side, factor = z.shape[-1], x.shape[-1] // z.shape[-1]
+    size = int(torch.randint((side + 1) // 2, side, (), generator=generator))
+    scale = dict(mode="bilinear", antialias=True, align_corners=False)
+    return (torch.nn.functional.interpolate(z, size=(size, size), **scale),
+            torch.nn.functional.interpolate(x, size=(size * factor, size * factor), **scale))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -77,15 +95,21 @@ class VAE(nn.Module):
         return self.decoder[-1].weight
 
     def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None,
-                prior_z: torch.Tensor | None = None) -> VAEOutput:
-        """`prior_z`: prior draws to decode in the same decoder pass (the GAN on samples); going
-        through forward keeps DDP's gradient hooks in charge of them."""
+                prior_z: torch.Tensor | None = None, equivariance: bool = False) -> VAEOutput:
+        """`prior_z`: prior draws to decode in the same decoder pass (the GAN on samples);
+        `equivariance`: also decode a transformed z (`equivariance_pair`, EQ-VAE). Going through
+        forward keeps DDP's gradient hooks in charge of both."""
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, noise) if sample else mu
         if prior_z is None:
-            return VAEOutput(self.decode(z), mu, logvar, z, linear=self.linear_output)
-        logits, prior_logits = self.decode(torch.cat([z, prior_z.to(z.dtype)])).split([len(z), len(prior_z)])
-        return VAEOutput(logits, mu, logvar, z, prior_logits, linear=self.linear_output)
+            out = VAEOutput(self.decode(z), mu, logvar, z, linear=self.linear_output)
+        else:
+            logits, prior_logits = self.decode(torch.cat([z, prior_z.to(z.dtype)])).split([len(z), len(prior_z)])
+            out = VAEOutput(logits, mu, logvar, z, prior_logits, linear=self.linear_output)
+        if equivariance:
+            z_t, out.eq_target = equivariance_pair(z, x)
+            out.eq_logits = self.decode(z_t)
+        return out
 
     def decode_images(self, z: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], fp32, decoded from z: the one place decoder outputs become pixels."""
