@@ -30,6 +30,14 @@ def test_the_pair_is_one_transform_of_latent_and_images():
     assert {1, 2, 3} <= seen and any(isinstance(s, str) for s in seen)
 
 
+def test_the_pair_keeps_a_bf16_latent_bf16():
+    """Under bf16 autocast z is bf16; the downscale (antialiased, fp32-only on CPU) must take it."""
+    z, x = torch.randn(2, 3, 7, 7, dtype=torch.bfloat16), torch.rand(2, 1, 28, 28)
+    for seed in range(12):
+        z_t, x_t = equivariance_pair(z, x, torch.Generator().manual_seed(seed))
+        assert z_t.dtype == torch.bfloat16 and x_t.dtype == torch.float32
+
+
 def tiny_spatial(**overrides) -> Config:
     return Config(image_channels=1, image_size=28, latent_shape="spatial", latent=3, channels=[8, 16, 16],
                   perceptual_weight=0.0, **overrides)

@@ -60,9 +60,9 @@ def equivariance_pair(z: torch.Tensor, x: torch.Tensor,
         return torch.rot90(z, kind + 1, (-2, -1)), torch.rot90(x, kind + 1, (-2, -1))
     side, factor = z.shape[-1], x.shape[-1] // z.shape[-1]
     size = int(torch.randint((side + 1) // 2, side, (), generator=generator))
-    scale = dict(mode="bilinear", antialias=True, align_corners=False)
-    return (torch.nn.functional.interpolate(z, size=(size, size), **scale),
-            torch.nn.functional.interpolate(x, size=(size * factor, size * factor), **scale))
+    scale = dict(mode="bilinear", antialias=True, align_corners=False)  # antialiasing has no bf16 kernel
+    return (torch.nn.functional.interpolate(z.float(), size=(size, size), **scale).to(z.dtype),
+            torch.nn.functional.interpolate(x.float(), size=(size * factor, size * factor), **scale).to(x.dtype))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
