@@ -73,9 +73,10 @@ class PriorConfig:
                               "order: 6-17 % closer to the data than ddim at 25 steps on each of five spatial priors, "
                               "at the same cost) or ddim; kept with the prior as --sampling-steps is",
                        choices=SAMPLERS, group=EVALUATION)
-    guidance: float = opt(2.0, "a conditional prior's classifier-free guidance scale (1: none; 2 lies where FD is "
-                               "usually best, 1.5-3 in Ho & Salimans 2022), for its evaluation samples and kept with "
-                               "it as the scale its users draw with unless they name one",
+    guidance: float = opt(2.0, "a conditional prior's classifier-free guidance scale (1: none; 2 gave the lowest FD "
+                               "of 1 / 2 / 3 / 5 on Fashion-MNIST, 3 more samples of the asked class), for its "
+                               "evaluation samples and kept with it as the scale its users draw with unless they "
+                               "name one",
                           minimum=0, group=EVALUATION)
     resume: bool = opt(False, "continue RUN/prior/<name>/diffusion.pt with the settings it was trained with "
                               "(--steps, evaluation, --device, --data-dir and logging may change; a training flag "
