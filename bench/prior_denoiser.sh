@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The learned prior's own levers side by side on one model: 8,000 Fashion-MNIST images (7,200 after the
 # validation hold-out; no LPIPS: its pretrained VGG16 needs a download), configs/unet_spatial_generate.yaml
-# for 10 epochs with the GAN from step 300. Each row: configs/prior_spatial.yaml with one flag changed,
+# for 10 epochs with the GAN from step 300. Each row: configs/prior_spatial.yaml with its loss unweighted
+# (--snr-gamma 0, the recipe when these rows were measured; it now weights by min-SNR-5) and one flag changed,
 # trained STEPS steps and scored on 1,000 samples against the validation images every 1,000 steps, then
 # 5,000 samples (DPM-Solver++, 25 steps) against the test split.
 #
 #   bash bench/prior_denoiser.sh ROW [STEPS]      # default 2000; two rows can run side by side
 #
-#   base      the recipe (U-Net 32, 2 levels of 2 layers, epsilon, unweighted, constant lr, EMA 0.999)
+#   base      U-Net 32, 2 levels of 2 layers, epsilon, unweighted, constant lr, EMA 0.999
 #   w64 w128  --width 64 / 128           layers3   --layers 3          levels3   --levels 3
 #   ema99     --ema-decay 0.99           warmcos   --lr-warmup 200 --lr-decay cosine
 #   minsnr    --snr-gamma 5              vpred     --prediction v_prediction
+#   vpred-snr5  --prediction v_prediction --snr-gamma 5
 #   global    --standardise global
 #   cond      --conditional (the labels of the model's training split, 10 % dropped), then guidance.py at
 #             1 / 2 / 3 / 5 on 2,000 class-balanced samples and the figure assets/conditional_fashion.png
@@ -35,6 +37,7 @@ case "$row" in
   warmcos) flags=(--lr-warmup 200 --lr-decay cosine) ;;
   minsnr)  flags=(--snr-gamma 5) ;;
   vpred)   flags=(--prediction v_prediction) ;;
+  vpred-snr5) flags=(--prediction v_prediction --snr-gamma 5) ;;
   global)  flags=(--standardise global) ;;
   cond)    flags=(--conditional) ;;
   eq1)     flags=(); vae_flags=(--eq-weight 1); run=runs/levers/vae-eq1 ;;
@@ -42,7 +45,7 @@ case "$row" in
 esac
 train_once "$run" --config configs/unet_spatial_generate.yaml --dataset fashion-mnist --perceptual-weight 0 \
   --epochs 10 --disc-start 300 --limit-train 8000 --eval-train-images 0 --no-visuals --wandb disabled "${vae_flags[@]}"
-prior_row "$run" "$row" "$steps" --config configs/prior_spatial.yaml --eval-every 1000 "${flags[@]}"
+prior_row "$run" "$row" "$steps" --config configs/prior_spatial.yaml --snr-gamma 0 --eval-every 1000 "${flags[@]}"
 prior_test "$run" "$row" 5000
 if [ "$row" = cond ]; then
   python bench/guidance.py --checkpoint "$run/checkpoints/$row.pt" --guidance 1 2 3 5 --n 2000 \
