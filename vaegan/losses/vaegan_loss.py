@@ -242,8 +242,8 @@ class VAEGANLoss(nn.Module):
         reconstruction term the GAN's adaptive weight balances."""
         if out.eq_logits is None or self.eq_weight == 0:
             return torch.zeros((), device=x.device)
-        per_pixel = rec_per_image(self.recon_loss, out.eq_logits.float(), out.eq_target, out.linear)
-        logs["eq"] = (per_pixel * (x[0].numel() / out.eq_target[0].numel())).mean()
+        transformed = rec_per_image(self.recon_loss, out.eq_logits.float(), out.eq_target, out.linear)
+        logs["eq"] = (transformed * (x[0].numel() / out.eq_target[0].numel())).mean()
         return self.eq_weight * logs["eq"]
 
     def _critic_on_reconstructions(self, x: torch.Tensor, logits: torch.Tensor,
