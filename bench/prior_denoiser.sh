@@ -18,6 +18,8 @@
 #             1 / 2 / 3 / 5 on 2,000 class-balanced samples and the figure assets/conditional_fashion.png
 #   eq1       the VAE trained with --eq-weight 1 (EQ-VAE: rotated / scaled latents decode to rotated /
 #             scaled images), its prior the recipe's (a VAE of its own: runs/levers/vae-eq1)
+#   noise     the VAE trained with --latent-noise 0.3 (its decoder sees the latent plus Gaussian noise of up to
+#             0.3 x the latent's std), its prior the recipe's (a VAE of its own: runs/levers/vae-noise)
 #
 # Set OMP_NUM_THREADS=1 per row when two run at once.
 set -euo pipefail
@@ -41,6 +43,7 @@ case "$row" in
   global)  flags=(--standardise global) ;;
   cond)    flags=(--conditional) ;;
   eq1)     flags=(); vae_flags=(--eq-weight 1); run=runs/levers/vae-eq1 ;;
+  noise)   flags=(); vae_flags=(--latent-noise 0.3); run=runs/levers/vae-noise ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 train_once "$run" --config configs/unet_spatial_generate.yaml --dataset fashion-mnist --perceptual-weight 0 \

@@ -127,6 +127,10 @@ class Config:
                                 "and must give the same transform of the images (per pixel as the reconstruction "
                                 "term); a smoother latent for a prior to learn. 0 turns it off", minimum=0,
                            group=LOSS)
+    latent_noise: float = opt(0.0, "training only: the decoder reconstructs from the latent plus Gaussian noise "
+                                   "whose std, drawn per image from [0, this], is in units of that image's "
+                                   "latent std; a decoder that tolerates the error a prior's samples carry. "
+                                   "0 turns it off", minimum=0, group=LOSS)
     perceptual_weight: float = opt(1.0, "LPIPS weight per pixel (taming's convention: per image the "
                                         "term is weight * LPIPS * C*H*W); 0 turns it off", minimum=0, group=LOSS)
     lpips_backbone: str = opt("pretrained", "VGG16 for LPIPS: 'pretrained' (torchvision download), "

@@ -65,6 +65,15 @@ def equivariance_pair(z: torch.Tensor, x: torch.Tensor,
             torch.nn.functional.interpolate(x.float(), size=(size * factor, size * factor), **scale).to(x.dtype))
 
 
+def noised_for_decoder(z: torch.Tensor, scaled_noise: torch.Tensor) -> torch.Tensor:
+    """z plus `scaled_noise` (unit draws times each image's noise level) in units of each image's own
+    latent std, so the level means the same whatever scale the latent settles at; per image, so
+    data-parallel ranks agree with one process. The std is detached: the noise must not teach the
+    encoder to grow or shrink its latent."""
+    std = z.detach().flatten(1).std(dim=1).view(-1, *[1] * (z.dim() - 1))
+    return z + scaled_noise.to(z.dtype) * std
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
     """z = mu + sigma * eps; `noise` supplies eps (the trainer draws it for the global batch, so K
     data-parallel ranks sample exactly what one process would)."""
@@ -95,16 +104,20 @@ class VAE(nn.Module):
         return self.decoder[-1].weight
 
     def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None,
-                prior_z: torch.Tensor | None = None, equivariance: bool = False) -> VAEOutput:
+                prior_z: torch.Tensor | None = None, equivariance: bool = False,
+                decoder_noise: torch.Tensor | None = None) -> VAEOutput:
         """`prior_z`: prior draws to decode in the same decoder pass (the GAN on samples);
-        `equivariance`: also decode a transformed z (`equivariance_pair`, EQ-VAE). Going through
-        forward keeps DDP's gradient hooks in charge of both."""
+        `equivariance`: also decode a transformed z (`equivariance_pair`, EQ-VAE); `decoder_noise`:
+        the reconstruction decodes `noised_for_decoder(z, decoder_noise)` (out.z stays z). Going
+        through forward keeps DDP's gradient hooks in charge of all of them."""
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, noise) if sample else mu
+        z_seen = z if decoder_noise is None else noised_for_decoder(z, decoder_noise)
         if prior_z is None:
-            out = VAEOutput(self.decode(z), mu, logvar, z, linear=self.linear_output)
+            out = VAEOutput(self.decode(z_seen), mu, logvar, z, linear=self.linear_output)
         else:
-            logits, prior_logits = self.decode(torch.cat([z, prior_z.to(z.dtype)])).split([len(z), len(prior_z)])
+            logits, prior_logits = self.decode(torch.cat([z_seen, prior_z.to(z.dtype)])).split(
+                [len(z), len(prior_z)])
             out = VAEOutput(logits, mu, logvar, z, prior_logits, linear=self.linear_output)
         if equivariance:
             z_t, out.eq_target = equivariance_pair(z, x)

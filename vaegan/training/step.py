@@ -64,6 +64,12 @@ class TrainingStep:
         return t if t is None or not self.dist.enabled else t.chunk(self.dist.world)[self.dist.rank]
 
 
+    def _decoder_noise(self, global_batch: int) -> torch.Tensor:
+        """Unit draws times a level from U(0, --latent-noise) per image, for the global batch."""
+        dims = self.model.latent_dims
+        levels = torch.rand(global_batch, device=self.device) * self.cfg.latent_noise
+        return torch.randn((global_batch, *dims), device=self.device) * levels.view(-1, *[1] * len(dims))
+
     def train_step(self, x: torch.Tensor, global_batch: int) -> Optional[dict[str, torch.Tensor]]:
         """One G (and D) update; `x` is this rank's share of a global batch of `global_batch`
         images. None when the update was skipped as non-finite."""
@@ -72,10 +78,12 @@ class TrainingStep:
         # Prior draws for the GAN on samples, drawn for the global batch like the noise.
         prior_z = self._share(torch.randn((global_batch, *self.model.latent_dims), device=self.device)
                               if gan_active and self.cfg.gan_samples else None)
+        decoder_noise = self._share(self._decoder_noise(global_batch)) if self.cfg.latent_noise > 0 else None
         # The loss under the same autocast: its networks (LPIPS's VGG, the pass through D) run in
         # the autocast dtype, its maths casts to fp32 itself (tested by dtype).
         with autocast(self.device, self.amp_dtype):
-            out = self.step_model(x, noise=noise, prior_z=prior_z, equivariance=self.cfg.eq_weight > 0)
+            out = self.step_model(x, noise=noise, prior_z=prior_z, equivariance=self.cfg.eq_weight > 0,
+                                  decoder_noise=decoder_noise)
             loss, logs = self.loss_fn.generator_loss(x, out, self.step, self.model.last_layer)
         outcome = self._backward_and_step(loss, self.model.parameters(), self.opt_g, self.scalers["g"])
         if outcome == "ok" and self.ema is not None:
