@@ -13,6 +13,7 @@
 #   ema99     --ema-decay 0.99           warmcos   --lr-warmup 200 --lr-decay cosine
 #   minsnr    --snr-gamma 5              vpred     --prediction v_prediction
 #   vpred-snr5  --prediction v_prediction --snr-gamma 5
+#   layers3-snr5  --layers 3 --snr-gamma 5
 #   global    --standardise global
 #   cond      --conditional (the labels of the model's training split, 10 % dropped), then guidance.py at
 #             1 / 2 / 3 / 5 on 2,000 class-balanced samples and the figure assets/conditional_fashion.png
@@ -40,6 +41,7 @@ case "$row" in
   minsnr)  flags=(--snr-gamma 5) ;;
   vpred)   flags=(--prediction v_prediction) ;;
   vpred-snr5) flags=(--prediction v_prediction --snr-gamma 5) ;;
+  layers3-snr5) flags=(--layers 3 --snr-gamma 5) ;;
   global)  flags=(--standardise global) ;;
   cond)    flags=(--conditional) ;;
   eq1)     flags=(); vae_flags=(--eq-weight 1); run=runs/levers/vae-eq1 ;;
