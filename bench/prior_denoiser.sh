@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The learned prior's own levers side by side on one model: 8,000 Fashion-MNIST images (7,200 after the
 # validation hold-out; no LPIPS: its pretrained VGG16 needs a download), configs/unet_spatial_generate.yaml
-# for 10 epochs with the GAN from step 300. Each row: configs/prior_spatial.yaml with its loss unweighted
-# (--snr-gamma 0, the recipe when these rows were measured; it now weights by min-SNR-5) and one flag changed,
+# for 10 epochs with the GAN from step 300. Each row: configs/prior_spatial.yaml as these rows were measured
+# (--snr-gamma 0 --standardise channel: an unweighted loss, latents standardised per channel) and one flag changed,
 # trained STEPS steps and scored on 1,000 samples against the validation images every 1,000 steps, then
 # 5,000 samples (DPM-Solver++, 25 steps) against the test split.
 #
@@ -50,7 +50,7 @@ case "$row" in
 esac
 train_once "$run" --config configs/unet_spatial_generate.yaml --dataset fashion-mnist --perceptual-weight 0 \
   --epochs 10 --disc-start 300 --limit-train 8000 --eval-train-images 0 --no-visuals --wandb disabled "${vae_flags[@]}"
-prior_row "$run" "$row" "$steps" --config configs/prior_spatial.yaml --snr-gamma 0 --eval-every 1000 "${flags[@]}"
+prior_row "$run" "$row" "$steps" --config configs/prior_spatial.yaml --snr-gamma 0 --standardise channel --eval-every 1000 "${flags[@]}"
 prior_test "$run" "$row" 5000
 if [ "$row" = cond ]; then
   python bench/guidance.py --checkpoint "$run/checkpoints/$row.pt" --guidance 1 2 3 5 --n 2000 \
