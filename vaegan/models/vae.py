@@ -70,7 +70,7 @@ def noised_for_decoder(z: torch.Tensor, scaled_noise: torch.Tensor) -> torch.Ten
     latent std, so the level means the same whatever scale the latent settles at; per image, so
     data-parallel ranks agree with one process. The std is detached: the noise must not teach the
     encoder to grow or shrink its latent."""
-    std = z.detach().flatten(1).std(dim=1).view(-1, *[1] * (z.dim() - 1))
+    std = z.detach().std(dim=tuple(range(1, z.dim())), keepdim=True)
     return z + scaled_noise.to(z.dtype) * std
 
 

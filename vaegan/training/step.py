@@ -63,12 +63,11 @@ class TrainingStep:
         """This rank's part of a tensor made for the global batch (all of it without DDP)."""
         return t if t is None or not self.dist.enabled else t.chunk(self.dist.world)[self.dist.rank]
 
-
     def _decoder_noise(self, global_batch: int) -> torch.Tensor:
         """Unit draws times a level from U(0, --latent-noise) per image, for the global batch."""
         dims = self.model.latent_dims
-        levels = torch.rand(global_batch, device=self.device) * self.cfg.latent_noise
-        return torch.randn((global_batch, *dims), device=self.device) * levels.view(-1, *[1] * len(dims))
+        levels = torch.rand((global_batch,) + (1,) * len(dims), device=self.device) * self.cfg.latent_noise
+        return torch.randn((global_batch, *dims), device=self.device) * levels
 
     def train_step(self, x: torch.Tensor, global_batch: int) -> Optional[dict[str, torch.Tensor]]:
         """One G (and D) update; `x` is this rank's share of a global batch of `global_batch`
